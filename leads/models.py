@@ -148,7 +148,7 @@ class Qualification(models.Model):
             models.CheckConstraint(condition=Q(stage__in=EpisodeStage.values), name="episode_stage_valid"),
             models.CheckConstraint(
                 condition=(Q(stage=EpisodeStage.OPEN) & Q(ended_at__isnull=True))
-                | (~Q(stage=EpisodeStage.OPEN) & Q(ended_at__gte=models.F("qualified_at"))),
+                | (~Q(stage=EpisodeStage.OPEN) & Q(ended_at__isnull=False) & Q(ended_at__gte=models.F("qualified_at"))),
                 name="episode_end_matches_stage",
             ),
         ]

@@ -71,7 +71,7 @@ class Opportunity(models.Model):
                 name="opportunity_qo_reached",
             ),
             models.CheckConstraint(
-                condition=(Q(stage__in=CLOSED_STAGES) & Q(closed_at__gte=F("created_at")))
+                condition=(Q(stage__in=CLOSED_STAGES) & Q(closed_at__isnull=False) & Q(closed_at__gte=F("created_at")))
                 | (Q(stage__in=OPEN_STAGES) & Q(closed_at__isnull=True)),
                 name="opportunity_closed_milestone",
             ),

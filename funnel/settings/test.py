@@ -1,5 +1,7 @@
 """The test suite: the database and broker come from DATABASE_URL and REDIS_URL when set."""
 
+import os
+
 from .base import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -13,3 +15,7 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
+
+# Lets two test runs share one PostgreSQL server without sharing a test database.
+if os.environ.get("TEST_DATABASE_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}  # noqa: F405

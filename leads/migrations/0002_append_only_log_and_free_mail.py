@@ -33,7 +33,7 @@ SQLITE_ALLOW = [f"DROP TRIGGER IF EXISTS leads_stagetransition_no_{op};" for op 
 
 def forbid_changes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORBID)
+        schema_editor.execute(POSTGRES_FORBID, params=None)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_FORBID:
             schema_editor.execute(statement)
@@ -41,7 +41,7 @@ def forbid_changes(apps, schema_editor):
 
 def allow_changes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_ALLOW)
+        schema_editor.execute(POSTGRES_ALLOW, params=None)
     elif schema_editor.connection.vendor == "sqlite":
         for statement in SQLITE_ALLOW:
             schema_editor.execute(statement)
