@@ -9,4 +9,5 @@ class AccessConfig(AppConfig):
     def ready(self) -> None:
         from .services import grant_admin_permissions
 
-        post_migrate.connect(grant_admin_permissions, sender=self)
+        # Every app's post_migrate: each one's permissions exist only once its own signal has run.
+        post_migrate.connect(grant_admin_permissions, dispatch_uid="funnel-admin-permissions")
