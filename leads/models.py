@@ -84,6 +84,7 @@ class Lead(models.Model):
         indexes = [
             models.Index(fields=["stage"], name="lead_stage_idx"),
             models.Index(fields=["created_at"], name="lead_created_idx"),
+            models.Index(fields=["source", "sub_source"], name="lead_source_idx"),
         ]
 
     def __str__(self) -> str:
@@ -152,7 +153,10 @@ class Qualification(models.Model):
                 name="episode_end_matches_stage",
             ),
         ]
-        indexes = [models.Index(fields=["qualified_at"], name="episode_qualified_idx")]
+        indexes = [
+            models.Index(fields=["qualified_at"], name="episode_qualified_idx"),
+            models.Index(fields=["stage", "bucket"], name="episode_stage_bucket_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"QL {self.lead_id} at {self.qualified_at:%Y-%m-%d}"

@@ -47,7 +47,7 @@ def meeting_book(
     """A lead books a meeting with sales (FUNNEL.md, "Episodes, opportunities and milestones").
 
     Records a ``meeting`` activity, classifies the lead (the meeting may itself make it a QL),
-    then opens an opportunity at the booking time, linked to the open QL episode if any.
+    then opens an opportunity at the booking time, linked to the QL episode open at that time.
     Customers and leads with an open opportunity only get the activity. A redelivered booking
     (same ``source_system`` and ``external_id``) changes nothing.
     """
@@ -73,7 +73,7 @@ def meeting_book(
         return Booking(activity=activity, opportunity=current, created=False)
     opportunity = Opportunity.objects.create(
         lead=lead,
-        qualification=lead.qualifications.filter(stage=EpisodeStage.OPEN).first(),
+        qualification=lead.qualifications.filter(stage=EpisodeStage.OPEN, qualified_at__lte=moment).first(),
         created_at=moment,
         scheduled_for=scheduled_for,
         source_system=source_system,

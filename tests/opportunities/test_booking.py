@@ -126,3 +126,13 @@ def test_an_unqualified_opportunity_closing_leaves_a_later_episode_open():
     episode.refresh_from_db()
     assert episode.stage == "open"
     assert Lead.objects.get(pk=episode.lead_id).stage == "ql"
+
+
+def test_a_late_delivered_booking_from_before_the_episode_is_unqualified():
+    episode = make_ql(at=days_ago(10))
+
+    booking = meeting_book(email="ada@acme.example", actor=CRM, booked_at=days_ago(12), external_id="late-1")
+
+    assert booking.opportunity.qualification is None
+    episode.refresh_from_db()
+    assert episode.stage == "open"
