@@ -1,10 +1,166 @@
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from access.decorators import role_required
 from access.roles import Role
+from leads.choices import Source
+
+from . import selectors
+from .choices import OPEN_STAGES, OpportunityStage
+from .models import Opportunity
+
+OPPORTUNITIES_PER_PAGE = 50
+MINE = "mine"
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class StageTab:
+    key: str
+    label: str
+    stages: tuple[str, ...] | None
+    description: str
+
+
+STAGE_TABS = (
+    StageTab("", "Working set", OPEN_STAGES, "Open and qualified opportunities: every deal still in play."),
+    StageTab("open", "Open", (OpportunityStage.OPEN,), "A meeting is booked; the rep has not confirmed the fit yet."),
+    StageTab(
+        "qualified",
+        "Qualified (QO)",
+        (OpportunityStage.QUALIFIED,),
+        "Qualified opportunity: the rep confirmed the fit and is working the deal.",
+    ),
+    StageTab("won", "Closed won", (OpportunityStage.WON,), "The deal was won and the lead became a customer."),
+    StageTab("lost", "Closed lost", (OpportunityStage.LOST,), "A qualified deal that was lost, with the reason."),
+    StageTab(
+        "disqualified",
+        "Disqualified",
+        (OpportunityStage.DISQUALIFIED,),
+        "Rejected by the rep before qualification, with the reason.",
+    ),
+    StageTab("all", "All", None, "Every opportunity, whatever its stage."),
+)
+TABS_BY_KEY = {tab.key: tab for tab in STAGE_TABS}
+
+
+class OpportunityFilterForm(forms.Form):
+    stage = forms.ChoiceField(required=False, choices=[(tab.key, tab.label) for tab in STAGE_TABS])
+    owner = forms.ChoiceField(
+        label="Owner", required=False, choices=[("", "Anyone"), (MINE, "Mine"), (UNASSIGNED, "Unassigned")]
+    )
+    bucket = forms.ChoiceField(label="Bucket", required=False)
+
+    def __init__(self, *args: Any, bucket_options: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+        self.fields["stage"].widget = forms.HiddenInput()
+        cast(forms.ChoiceField, self.fields["bucket"]).choices = [
+            ("", "All buckets"),
+            *((bucket, bucket) for bucket in bucket_options),
+        ]
+
+    def valid_filters(self) -> dict[str, str]:
+        """Each filter's cleaned value; a value that is not one of the choices filters nothing."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or "" for name in self.fields}
+
+
+@dataclass(frozen=True)
+class OpportunityRow:
+    email: str
+    company: str
+    domain: str
+    stage: str
+    stage_label: str
+    bucket: str
+    unqualified: bool
+    source: str
+    sub_source: str
+    owner: str
+    booked_at: datetime
+    qualified_at: datetime | None
+    closed_at: datetime | None
+    outcome: str
+    outcome_is_amount: bool
+
+    @classmethod
+    def of(cls, opportunity: Any) -> "OpportunityRow":
+        """``opportunity`` comes from ``selectors.opportunities_for_list``, with its funnel slice annotated."""
+        account = opportunity.lead.account
+        return cls(
+            email=opportunity.lead.email,
+            company=account.name if account else "",
+            domain=account.domain if account else "",
+            stage=opportunity.stage,
+            stage_label=opportunity.get_stage_display(),
+            bucket=opportunity.funnel_bucket,
+            unqualified=opportunity.qualification_id is None,
+            source=Source(opportunity.funnel_source).label,
+            sub_source=opportunity.funnel_sub_source,
+            owner=_person(opportunity.owner),
+            booked_at=opportunity.created_at,
+            qualified_at=opportunity.qualified_at,
+            closed_at=opportunity.closed_at,
+            outcome=_outcome(opportunity),
+            outcome_is_amount=opportunity.amount is not None,
+        )
+
+
+def _person(user: User | None) -> str:
+    if user is None:
+        return "Unassigned"
+    return user.get_full_name() or user.get_username()
+
+
+def _outcome(opportunity: Opportunity) -> str:
+    if opportunity.amount is not None:
+        return f"{opportunity.amount:,.2f}"
+    if opportunity.reason is not None:
+        return opportunity.reason.label
+    return ""
+
+
+def _tab_count(tab: StageTab, counts: dict[str, int]) -> int:
+    return sum(count for stage, count in counts.items() if tab.stages is None or stage in tab.stages)
 
 
 @role_required(Role.SALES_REP, Role.ANALYST)
 def opportunities_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "opportunities/list.html", {})
+    form = OpportunityFilterForm(request.GET, bucket_options=selectors.opportunity_bucket_options())
+    filters = form.valid_filters()
+    scope: dict[str, Any] = {
+        "owner_id": request.user.pk if filters["owner"] == MINE else None,
+        "unassigned": filters["owner"] == UNASSIGNED,
+        "bucket": filters["bucket"] or None,
+    }
+    active_tab = TABS_BY_KEY[filters["stage"]]
+    opportunities = selectors.opportunities_for_list(stages=active_tab.stages, **scope)
+    page = Paginator(opportunities, OPPORTUNITIES_PER_PAGE).get_page(request.GET.get("page"))
+    counts = selectors.opportunity_stage_counts(**scope)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [OpportunityRow.of(opportunity) for opportunity in page],
+        "tabs": [
+            {
+                "param": tab.key or None,
+                "label": tab.label,
+                "count": _tab_count(tab, counts),
+                "active": tab == active_tab,
+            }
+            for tab in STAGE_TABS
+        ],
+        "active_tab": active_tab,
+        "is_filtered": bool(filters["owner"] or filters["bucket"]),
+        "report_time_zone": settings.REPORT_TIME_ZONE,
+    }
+    return render(request, "opportunities/list.html", context)

@@ -1,0 +1,76 @@
+"""Reads of opportunities."""
+
+from collections.abc import Collection
+
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+
+from leads.models import Qualification
+
+from .choices import UNQUALIFIED_BUCKET, OpportunityStage
+from .models import Opportunity
+
+
+def _with_funnel_slice(opportunities: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
+    """Annotate the slice reports use: the episode's source, sub-source and bucket.
+
+    An unqualified opportunity (no episode) has bucket ``unqualified`` and the lead's first-touch
+    source and sub-source (FUNNEL.md, "Weekly report").
+    """
+    unqualified = Q(qualification__isnull=True)
+    return opportunities.annotate(
+        funnel_bucket=Case(When(unqualified, then=Value(UNQUALIFIED_BUCKET)), default=F("qualification__bucket")),
+        funnel_source=Case(When(unqualified, then=F("lead__source")), default=F("qualification__source")),
+        funnel_sub_source=Case(When(unqualified, then=F("lead__sub_source")), default=F("qualification__sub_source")),
+    )
+
+
+def _filtered(*, owner_id: int | None, unassigned: bool, bucket: str | None) -> QuerySet[Opportunity]:
+    opportunities = Opportunity.objects.all()
+    if owner_id is not None:
+        opportunities = opportunities.filter(owner_id=owner_id)
+    if unassigned:
+        opportunities = opportunities.filter(owner__isnull=True)
+    if bucket == UNQUALIFIED_BUCKET:
+        opportunities = opportunities.filter(qualification__isnull=True)
+    elif bucket:
+        opportunities = opportunities.filter(qualification__bucket=bucket)
+    return opportunities
+
+
+def opportunities_for_list(
+    *,
+    stages: Collection[str] | None = None,
+    owner_id: int | None = None,
+    unassigned: bool = False,
+    bucket: str | None = None,
+) -> QuerySet[Opportunity]:
+    """Opportunities newest first with their lead, account, episode, owner and reason.
+
+    ``stages`` None means every stage; each row carries ``funnel_bucket``, ``funnel_source`` and
+    ``funnel_sub_source``.
+    """
+    opportunities = _filtered(owner_id=owner_id, unassigned=unassigned, bucket=bucket)
+    if stages is not None:
+        opportunities = opportunities.filter(stage__in=stages)
+    related = opportunities.select_related("lead__account", "qualification", "owner", "reason")
+    return _with_funnel_slice(related).order_by("-created_at", "-pk")
+
+
+def opportunity_stage_counts(
+    *, owner_id: int | None = None, unassigned: bool = False, bucket: str | None = None
+) -> dict[str, int]:
+    """How many opportunities are in each stage, under the same owner and bucket filters as the list."""
+    counts = {stage: Count("pk", filter=Q(stage=stage)) for stage in OpportunityStage.values}
+    return _filtered(owner_id=owner_id, unassigned=unassigned, bucket=bucket).aggregate(**counts)
+
+
+def opportunity_bucket_options() -> list[str]:
+    """The buckets opportunities can be filtered by: those of linked episodes, then ``unqualified``."""
+    buckets = (
+        Qualification.objects.filter(opportunity__isnull=False)
+        .exclude(bucket="")
+        .values_list("bucket", flat=True)
+        .distinct()
+        .order_by("bucket")
+    )
+    return [*buckets, UNQUALIFIED_BUCKET]
