@@ -266,8 +266,6 @@ def qualification_end(
 ) -> None:
     """End an open episode (the caller holds the lead's lock and its transaction)."""
     transition_steps(EPISODE_TRANSITIONS, episode.stage, outcome, what="QL episode")
-    if at < episode.qualified_at:
-        at = episode.qualified_at
     log_transition(
         lead_id=lead.pk,
         object_type=ObjectType.EPISODE,

@@ -8,4 +8,4 @@ DEBUG = env_bool("DEBUG", default=True)
 # Static files come from the app folders (WhiteNoise finders); the collected folder may not exist yet.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)

@@ -14,8 +14,8 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 # Static files come from the app folders (WhiteNoise finders); the collected folder may not exist yet.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-STATIC_ROOT.mkdir(exist_ok=True)  # noqa: F405
+STATIC_ROOT.mkdir(exist_ok=True)
 
 # Lets two test runs share one PostgreSQL server without sharing a test database.
 if os.environ.get("TEST_DATABASE_NAME"):
-    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
