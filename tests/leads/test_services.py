@@ -101,10 +101,17 @@ def test_an_unknown_activity_kind_is_refused():
     assert not Lead.objects.exists()
 
 
-def test_classification_is_enqueued_only_after_commit(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
-        activity_record(email="a@acme.example", kind="form", name="Demo Request", source_system="s", external_id="1")
-    assert len(callbacks) >= 1
+def test_classification_is_enqueued_once_per_transaction_after_commit(django_capture_on_commit_callbacks, monkeypatch):
+    sent: list[list[int]] = []
+    monkeypatch.setattr("leads.tasks.classify_leads.delay", sent.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for n in range(3):
+            activity_record(email=f"p{n}@acme.example", kind="form", name="x", source_system="s", external_id=str(n))
+        activity_record(email="p0@acme.example", kind="chat", name="y", source_system="s", external_id="again")
+        assert sent == []
+
+    assert sent == [sorted(Lead.objects.values_list("pk", flat=True))]
 
 
 def test_classifying_clears_the_pending_mark():
