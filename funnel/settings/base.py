@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "access",
+    "jobs",
     "leads",
     "opportunities",
     "reporting",
