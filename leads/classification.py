@@ -5,13 +5,25 @@ task for all the leads the transaction touched. PostgreSQL keeps the mark, so a 
 found again by the periodic sweep.
 """
 
-import threading
 from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
 
-_pending = threading.local()
+
+class _ClassificationBatch:
+    """The leads one transaction asked to classify; runs once, after that transaction commits.
+
+    It lives in the connection's on-commit list, so a rollback discards it with the transaction.
+    """
+
+    def __init__(self, lead_ids: set[int]) -> None:
+        self.lead_ids = lead_ids
+
+    def __call__(self) -> None:
+        from .tasks import classify_leads
+
+        classify_leads.delay(sorted(self.lead_ids))
 
 
 def request_classification(lead_ids: Iterable[int]) -> None:
@@ -21,16 +33,18 @@ def request_classification(lead_ids: Iterable[int]) -> None:
     if not ids:
         return
     Lead.objects.filter(pk__in=ids).update(classification_requested_at=timezone.now())
-    _pending.__dict__.setdefault("ids", set()).update(ids)
-    # Each request registers a flush; the first one to run after commit sends every pending id in
-    # one task and the others find nothing left. Ids left by a rolled-back transaction go out with
-    # the next commit: classifying a lead again is harmless.
-    transaction.on_commit(_enqueue_pending)
+    batch = _current_batch()
+    if batch is None:
+        transaction.on_commit(_ClassificationBatch(ids))
+    else:
+        batch.lead_ids |= ids
 
 
-def _enqueue_pending() -> None:
-    from .tasks import classify_leads
-
-    ids = _pending.__dict__.pop("ids", set())
-    if ids:
-        classify_leads.delay(sorted(ids))
+def _current_batch() -> _ClassificationBatch | None:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None
+    for _savepoints, callback, _robust in connection.run_on_commit:
+        if isinstance(callback, _ClassificationBatch):
+            return callback
+    return None

@@ -114,6 +114,24 @@ def test_classification_is_enqueued_once_per_transaction_after_commit(django_cap
     assert sent == [sorted(Lead.objects.values_list("pk", flat=True))]
 
 
+def test_a_rolled_back_transaction_enqueues_nothing(django_capture_on_commit_callbacks, monkeypatch):
+    sent: list[list[int]] = []
+    monkeypatch.setattr("leads.tasks.classify_leads.delay", sent.append)
+
+    def failing_request() -> None:
+        with transaction.atomic():
+            activity_record(email="gone@acme.example", kind="form", name="x", source_system="s", external_id="1")
+            raise RuntimeError("the request failed")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(RuntimeError):
+            failing_request()
+        with transaction.atomic():
+            activity_record(email="kept@acme.example", kind="form", name="x", source_system="s", external_id="2")
+
+    assert sent == [[Lead.objects.get(email="kept@acme.example").pk]]
+
+
 def test_classifying_clears_the_pending_mark():
     activity, _ = activity_record(email="a@acme.example", kind="form", name="x", source_system="s", external_id="1")
 
