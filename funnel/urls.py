@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("access.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("funnel.api_urls")),
     path("leads/", include("leads.urls")),
     path("opportunities/", include("opportunities.urls")),
     path("dashboard/", include("reporting.urls")),

@@ -1,0 +1,103 @@
+"""API conventions every endpoint shares: role permissions and the JSON error format.
+
+Every error is ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (docs/api.md, "Errors").
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView, exception_handler
+
+from leads.errors import FunnelError, IllegalTransition
+
+from .roles import Role, has_role
+
+
+class _RolePermission(BasePermission):
+    roles: tuple[str, ...] = ()
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        return bool(request.user and request.user.is_authenticated and has_role(request.user, *self.roles))
+
+
+class IsAnalyst(_RolePermission):
+    """Reads dashboards and reports: analysts and admins."""
+
+    roles = (Role.ANALYST,)
+
+
+class IsSalesRep(_RolePermission):
+    """Works opportunities: reps and admins."""
+
+    roles = (Role.SALES_REP,)
+
+
+class IsFunnelReader(_RolePermission):
+    """Reads leads and opportunities: every role."""
+
+    roles = (Role.ANALYST, Role.SALES_REP)
+
+
+class IsRevOpsAdmin(_RolePermission):
+    roles = (Role.REVOPS_ADMIN,)
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def _field_messages(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {
+            key: _field_messages(value) if isinstance(value, dict) else _flatten(value) for key, value in detail.items()
+        }
+    return {"non_field_errors": _flatten(detail)}
+
+
+def _flatten(detail: Any) -> list[str]:
+    if isinstance(detail, list):
+        return [str(item) for item in detail]
+    return [str(detail)]
+
+
+ERROR_CODES = {
+    status.HTTP_400_BAD_REQUEST: "invalid",
+    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
+    status.HTTP_403_FORBIDDEN: "permission_denied",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_409_CONFLICT: "conflict",
+    status.HTTP_413_REQUEST_ENTITY_TOO_LARGE: "too_large",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def funnel_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's exception handler, in the funnel's error format; domain errors become 400 or 409."""
+    if isinstance(exc, FunnelError):
+        status_code = status.HTTP_409_CONFLICT if isinstance(exc, IllegalTransition) else status.HTTP_400_BAD_REQUEST
+        fields = {exc.field: [exc.message]} if exc.field else {}
+        return Response(error_body(exc.code, exc.message, fields), status=status_code)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body("invalid", "The request has invalid fields.", _field_messages(exc.detail))
+    else:
+        detail = getattr(exc, "detail", None) or str(exc)
+        code = getattr(detail, "code", None) or ERROR_CODES.get(response.status_code, "error")
+        if isinstance(exc, Http404 | PermissionDenied):
+            code = ERROR_CODES[response.status_code]
+        response.data = error_body(str(code), str(detail))
+    return response
+
+
+def json_error(request: HttpRequest, status_code: int, code: str, message: str) -> JsonResponse:
+    """An error in the API's format, for views outside DRF (webhooks, the Segment endpoint)."""
+    return JsonResponse(error_body(code, message), status=status_code)
