@@ -7,7 +7,7 @@ from rest_framework.authtoken.models import Token
 from .roles import Role
 
 # Apps whose raw records revops admins manage in the Django admin.
-ADMIN_MANAGED_APPS = ("leads", "opportunities", "reporting", "jobs", "auth", "authtoken")
+ADMIN_MANAGED_APPS = ("leads", "opportunities", "reporting", "integrations", "jobs", "auth", "authtoken")
 
 
 def grant_admin_permissions(**kwargs: Any) -> None:

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "leads",
     "opportunities",
     "reporting",
+    "integrations",
 ]
 
 MIDDLEWARE = [
