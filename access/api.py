@@ -8,12 +8,15 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
+from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from leads.choices import ActorKind
 from leads.errors import FunnelError, IllegalTransition
+from leads.transitions import Actor
 
 from .roles import Role, has_role
 
@@ -45,6 +48,14 @@ class IsFunnelReader(_RolePermission):
 
 class IsRevOpsAdmin(_RolePermission):
     roles = (Role.REVOPS_ADMIN,)
+
+
+def request_actor(request: Request) -> Actor:
+    """Token clients are integrations (they may give an effective time); browser sessions are users."""
+    user = request.user
+    if isinstance(request.auth, Token):
+        return Actor(kind=ActorKind.INTEGRATION, name=f"api:{user.get_username()}", user_id=user.pk)
+    return Actor.user(user)  # type: ignore[arg-type]
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

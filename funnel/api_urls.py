@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("jobs.urls")),
+    path("", include("opportunities.api_urls")),
 ]

@@ -4,7 +4,9 @@ from collections.abc import Collection
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 
-from leads.models import Qualification
+from leads.choices import ObjectType
+from leads.models import Qualification, StageTransition
+from leads.selectors import transitions_for_object
 
 from .choices import UNQUALIFIED_BUCKET, OpportunityStage
 from .models import Opportunity
@@ -74,3 +76,21 @@ def opportunity_bucket_options() -> list[str]:
         .order_by("bucket")
     )
     return [*buckets, UNQUALIFIED_BUCKET]
+
+
+def opportunities_for_api(
+    *, stage: str | None = None, owner: str | None = None, lead_email: str | None = None
+) -> QuerySet[Opportunity]:
+    """Opportunities newest first, with the funnel slice; filters as the API names them."""
+    opportunities = Opportunity.objects.select_related("lead", "qualification", "owner", "reason")
+    if stage:
+        opportunities = opportunities.filter(stage=stage)
+    if owner:
+        opportunities = opportunities.filter(owner__username=owner)
+    if lead_email:
+        opportunities = opportunities.filter(lead__email=lead_email.strip().lower())
+    return _with_funnel_slice(opportunities).order_by("-created_at", "-pk")
+
+
+def opportunity_history(*, opportunity_id: int) -> QuerySet[StageTransition]:
+    return transitions_for_object(object_type=ObjectType.OPPORTUNITY, object_id=opportunity_id)

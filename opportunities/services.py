@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from leads.choices import ActivityKind, EpisodeStage, LeadStage, ObjectType
+from leads.choices import ActivityKind, ActorKind, EpisodeStage, LeadStage, ObjectType
 from leads.errors import InvalidInput
 from leads.models import Activity, Lead
 from leads.services import activity_record, lead_lock, lead_move_stage, leads_classify, qualification_end
@@ -159,6 +159,9 @@ def _move(
     opportunity.reason = reason
     opportunity.reason_note = note
     opportunity.amount = amount
+    if opportunity.owner_id is None and actor.kind == ActorKind.USER:
+        # The rep who works an unassigned opportunity takes it.
+        opportunity.owner_id = actor.user_id
     opportunity.save()
     return opportunity
 
