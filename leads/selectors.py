@@ -5,7 +5,7 @@ from datetime import datetime
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from .choices import EpisodeStage
-from .models import Lead, Qualification, StageTransition
+from .models import Activity, Lead, Qualification, StageTransition
 
 
 def leads_pending_classification(*, requested_before: datetime) -> QuerySet[Lead]:
@@ -54,3 +54,8 @@ def lead_bucket_options() -> list[str]:
         .order_by("bucket")
     )
     return list(buckets)
+
+
+def lead_timeline(*, lead_id: int, limit: int = 50) -> QuerySet[Activity]:
+    """A lead's most recent activities, newest first."""
+    return Activity.objects.filter(lead_id=lead_id).order_by("-occurred_at", "-pk")[:limit]

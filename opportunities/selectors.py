@@ -94,3 +94,9 @@ def opportunities_for_api(
 
 def opportunity_history(*, opportunity_id: int) -> QuerySet[StageTransition]:
     return transitions_for_object(object_type=ObjectType.OPPORTUNITY, object_id=opportunity_id)
+
+
+def opportunity_for_page(*, opportunity_id: int) -> Opportunity:
+    """One opportunity with everything its page shows in one query."""
+    related = Opportunity.objects.select_related("lead__account", "lead__owner", "qualification", "owner", "reason")
+    return _with_funnel_slice(related).get(pk=opportunity_id)

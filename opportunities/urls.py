@@ -5,4 +5,6 @@ from . import views
 app_name = "opportunities"
 urlpatterns = [
     path("", views.opportunities_list, name="list"),
+    path("<int:pk>/", views.opportunity_detail, name="detail"),
+    path("<int:pk>/<slug:action>/", views.opportunity_act, name="act"),
 ]

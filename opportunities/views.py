@@ -4,18 +4,26 @@ from typing import Any, cast
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from access.decorators import role_required
 from access.roles import Role
 from leads.choices import Source
+from leads.errors import FunnelError, IllegalTransition
+from leads.selectors import lead_timeline
+from leads.transitions import Actor
 
 from . import selectors
 from .choices import OPEN_STAGES, OpportunityStage
 from .models import Opportunity
+from .page_actions import ACTIONS, actions_for
+from .permissions import may_act_on
 
 OPPORTUNITIES_PER_PAGE = 50
 MINE = "mine"
@@ -76,6 +84,7 @@ class OpportunityFilterForm(forms.Form):
 
 @dataclass(frozen=True)
 class OpportunityRow:
+    pk: int
     email: str
     company: str
     domain: str
@@ -97,6 +106,7 @@ class OpportunityRow:
         """``opportunity`` comes from ``selectors.opportunities_for_list``, with its funnel slice annotated."""
         account = opportunity.lead.account
         return cls(
+            pk=opportunity.pk,
             email=opportunity.lead.email,
             company=account.name if account else "",
             domain=account.domain if account else "",
@@ -164,3 +174,72 @@ def opportunities_list(request: HttpRequest) -> HttpResponse:
         "report_time_zone": settings.REPORT_TIME_ZONE,
     }
     return render(request, "opportunities/list.html", context)
+
+
+def _opportunity_or_404(pk: int) -> Opportunity:
+    try:
+        return selectors.opportunity_for_page(opportunity_id=pk)
+    except Opportunity.DoesNotExist:
+        raise Http404("No such opportunity.") from None
+
+
+def _detail_context(
+    request: HttpRequest, opportunity: Any, bound: dict[str, forms.Form] | None = None
+) -> dict[str, Any]:
+    can_act = may_act_on(request.user, opportunity)
+    bound = bound or {}
+    return {
+        "opportunity": opportunity,
+        "row": OpportunityRow.of(opportunity),
+        "lead": opportunity.lead,
+        "account": opportunity.lead.account,
+        "episode": opportunity.qualification,
+        "history": selectors.opportunity_history(opportunity_id=opportunity.pk).select_related("actor_user"),
+        "timeline": lead_timeline(lead_id=opportunity.lead_id),
+        "can_act": can_act,
+        "actions": [
+            {"action": action, "form": bound.get(action.key) or action.form(auto_id=f"{action.key}_%s")}
+            for action in actions_for(opportunity)
+        ]
+        if can_act
+        else [],
+        "report_time_zone": settings.REPORT_TIME_ZONE,
+    }
+
+
+@role_required(Role.SALES_REP, Role.ANALYST)
+def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    opportunity = _opportunity_or_404(pk)
+    return render(request, "opportunities/detail.html", _detail_context(request, opportunity))
+
+
+@require_POST
+@role_required(Role.SALES_REP)
+def opportunity_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """One action from the page. A move someone else made first gets a message, not an error page."""
+    page_action = ACTIONS.get(action)
+    if page_action is None:
+        raise Http404("No such action.")
+    opportunity = _opportunity_or_404(pk)
+    if not may_act_on(request.user, opportunity):
+        raise PermissionDenied("This opportunity belongs to another rep.")
+    form = page_action.form(request.POST, auto_id=f"{action}_%s")
+    if not form.is_valid():
+        context = _detail_context(request, opportunity, bound={action: form})
+        return render(request, "opportunities/detail.html", context, status=400)
+    try:
+        page_action.service(
+            opportunity_id=pk,
+            actor=Actor.user(request.user),  # type: ignore[arg-type]
+            **page_action.fields_for_service(form.cleaned_data),
+        )
+    except IllegalTransition:
+        current = Opportunity.objects.get(pk=pk)
+        messages.warning(
+            request, f"Nothing changed: this opportunity is already {current.get_stage_display().lower()}."
+        )
+    except FunnelError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, page_action.done)
+    return redirect("opportunities:detail", pk=pk)
