@@ -44,9 +44,7 @@ def test_the_page_shows_the_lead_the_episode_the_history_and_the_actions(rep_cli
 
 def test_the_page_takes_a_fixed_number_of_queries(rep_client, opportunity, django_assert_max_num_queries):
     for n in range(20):
-        activity_record(
-            email="ada@acme.example", kind="form", name=f"Form {n}", source_system="t", external_id=f"f{n}"
-        )
+        activity_record(email="ada@acme.example", kind="form", name=f"Form {n}", source_system="t", external_id=f"f{n}")
     with django_assert_max_num_queries(12):
         rep_client.get(f"/opportunities/{opportunity.pk}/")
 
