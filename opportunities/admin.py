@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Opportunity, ReasonCode
+from .models import Opportunity, ReasonCode, Team, TeamMember
 
 
 @admin.register(ReasonCode)
@@ -19,3 +19,18 @@ class OpportunityAdmin(admin.ModelAdmin):
     list_select_related = ["lead", "owner"]
     raw_id_fields = ["lead", "qualification", "owner"]
     readonly_fields = ["stage", "created_at", "qualified_at", "closed_at", "qualification", "amount", "reason"]
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 1
+    raw_id_fields = ["user"]
+    readonly_fields = ["last_assigned_at"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams own buckets; a new opportunity goes round robin to a rep of its bucket's team."""
+
+    list_display = ["name", "buckets"]
+    inlines = [TeamMemberInline]

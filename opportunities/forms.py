@@ -1,6 +1,9 @@
 from typing import Any
 
 from django import forms
+from django.contrib.auth.models import User
+
+from access.roles import Role
 
 from .choices import ReasonUse
 from .models import ReasonCode
@@ -32,3 +35,12 @@ class LoseForm(DisqualifyForm):
 
 class WinForm(forms.Form):
     amount = forms.DecimalField(label="Amount", required=False, min_value=0, max_digits=14, decimal_places=2)
+
+
+class ReassignForm(forms.Form):
+    owner = forms.ModelChoiceField(
+        label="Owner",
+        queryset=User.objects.filter(groups__name=Role.SALES_REP, is_active=True).order_by("username"),
+        required=False,
+        empty_label="Nobody (unassigned)",
+    )

@@ -98,3 +98,37 @@ class Opportunity(models.Model):
     @property
     def is_open(self) -> bool:
         return self.stage in OPEN_STAGES
+
+
+class Team(models.Model):
+    """Reps who work the opportunities of some priority buckets (``unqualified`` included)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    buckets = models.JSONField(
+        default=list, blank=True, help_text='Bucket keys this team works, e.g. ["P1", "P2"] or ["unqualified"].'
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMember(models.Model):
+    """A rep in a team. Round robin skips reps who are away or at their cap of open opportunities."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    away = models.BooleanField(default=False, help_text="Away reps get no new opportunities.")
+    max_open = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many open opportunities; empty for no cap."
+    )
+    last_assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["team", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"

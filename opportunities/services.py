@@ -17,6 +17,7 @@ from leads.models import Activity, Lead
 from leads.services import activity_record, lead_lock, lead_move_stage, leads_classify, qualification_end
 from leads.transitions import Actor, effective_time, log_transition, transition_steps
 
+from .assignment import opportunity_assign_next
 from .choices import OPEN_STAGES, OPPORTUNITY_MAIN_PATH, OPPORTUNITY_TRANSITIONS, OpportunityStage, ReasonUse
 from .models import Opportunity, ReasonCode
 
@@ -81,6 +82,7 @@ def meeting_book(
     )
     _log(opportunity, "", OpportunityStage.OPEN, moment, actor)
     lead_move_stage(lead=lead, to_stage=LeadStage.OPPORTUNITY, at=moment, actor=actor)
+    opportunity_assign_next(opportunity=opportunity)
     return Booking(activity=activity, opportunity=opportunity, created=True)
 
 

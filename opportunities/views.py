@@ -13,14 +13,16 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from access.decorators import role_required
-from access.roles import Role
+from access.roles import Role, has_role
 from leads.choices import Source
 from leads.errors import FunnelError, IllegalTransition
 from leads.selectors import lead_timeline
 from leads.transitions import Actor
 
 from . import selectors
+from .assignment import opportunity_reassign
 from .choices import OPEN_STAGES, OpportunityStage
+from .forms import ReassignForm
 from .models import Opportunity
 from .page_actions import ACTIONS, actions_for
 from .permissions import may_act_on
@@ -203,8 +205,34 @@ def _detail_context(
         ]
         if can_act
         else [],
+        "reassign_form": _reassign_form(request, opportunity),
         "report_time_zone": settings.REPORT_TIME_ZONE,
     }
+
+
+def _reassign_form(request: HttpRequest, opportunity: Opportunity) -> ReassignForm | None:
+    if not has_role(request.user, Role.REVOPS_ADMIN) or not opportunity.is_open:
+        return None
+    return ReassignForm(initial={"owner": opportunity.owner_id}, auto_id="reassign_%s")
+
+
+@require_POST
+@role_required(Role.REVOPS_ADMIN)
+def opportunity_reassign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    form = ReassignForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a sales rep, or nobody.")
+        return redirect("opportunities:detail", pk=pk)
+    owner = form.cleaned_data["owner"]
+    try:
+        opportunity_reassign(opportunity_id=pk, owner_id=owner.pk if owner else None)
+    except Opportunity.DoesNotExist:
+        raise Http404("No such opportunity.") from None
+    except FunnelError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Now with {owner.get_username() if owner else 'nobody'}.")
+    return redirect("opportunities:detail", pk=pk)
 
 
 @role_required(Role.SALES_REP, Role.ANALYST)
