@@ -29,8 +29,9 @@ def booked(n: int, bucket: str | None = "P1") -> Opportunity:
     return book(email, at=days_ago(9), external_id=f"m-{n}")
 
 
-def owners(opportunities: list[Opportunity]) -> list[str]:
-    return [Opportunity.objects.get(pk=o.pk).owner.username for o in opportunities]
+def owners(opportunities: list[Opportunity]) -> list[str | None]:
+    by_id = dict(Opportunity.objects.values_list("pk", "owner__username"))
+    return [by_id[o.pk] for o in opportunities]
 
 
 def test_new_opportunities_go_round_robin_through_the_team(high_touch):
