@@ -1,8 +1,11 @@
 """Reads of opportunities."""
 
 from collections.abc import Collection
+from datetime import datetime, tzinfo
+from typing import Any
 
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import TruncWeek
 
 from leads.choices import ObjectType
 from leads.models import Qualification, StageTransition
@@ -100,3 +103,60 @@ def opportunity_for_page(*, opportunity_id: int) -> Opportunity:
     """One opportunity with everything its page shows in one query."""
     related = Opportunity.objects.select_related("lead__account", "lead__owner", "qualification", "owner", "reason")
     return _with_funnel_slice(related).get(pk=opportunity_id)
+
+
+def disqualification_by_bucket(*, since: datetime) -> list[dict[str, Any]]:
+    """Per bucket since ``since``: opportunities booked, how many were disqualified, and why.
+
+    Buckets follow the funnel slice, so unqualified opportunities form their own row.
+    """
+    booked: QuerySet[Any] = _with_funnel_slice(Opportunity.objects.filter(created_at__gte=since))
+    totals = {
+        row["funnel_bucket"]: row
+        for row in booked.values("funnel_bucket").annotate(
+            booked=Count("pk"), disqualified=Count("pk", filter=Q(stage=OpportunityStage.DISQUALIFIED))
+        )
+    }
+    reasons = (
+        booked.filter(stage=OpportunityStage.DISQUALIFIED)
+        .values("funnel_bucket", "reason__code", "reason__label")
+        .annotate(count=Count("pk"))
+        .order_by("funnel_bucket", "-count", "reason__code")
+    )
+    by_bucket: dict[str, list[dict[str, Any]]] = {}
+    for row in reasons:
+        by_bucket.setdefault(row["funnel_bucket"], []).append(
+            {"code": row["reason__code"], "label": row["reason__label"], "count": row["count"]}
+        )
+    return [
+        {
+            "bucket": bucket,
+            "booked": row["booked"],
+            "disqualified": row["disqualified"],
+            "rate": row["disqualified"] / row["booked"] if row["booked"] else None,
+            "reasons": by_bucket.get(bucket, []),
+        }
+        for bucket, row in sorted(totals.items())
+    ]
+
+
+def disqualification_reasons_by_week(*, since: datetime, tz: tzinfo) -> list[dict[str, Any]]:
+    """Disqualifications per ISO week of closing (in ``tz``), bucket and reason, oldest week first."""
+    disqualified: QuerySet[Any] = _with_funnel_slice(
+        Opportunity.objects.filter(stage=OpportunityStage.DISQUALIFIED, closed_at__gte=since)
+    )
+    rows = (
+        disqualified.annotate(week=TruncWeek("closed_at", tzinfo=tz))
+        .values("week", "funnel_bucket", "reason__code")
+        .annotate(count=Count("pk"))
+        .order_by("week", "funnel_bucket", "-count")
+    )
+    return [
+        {
+            "week": row["week"].astimezone(tz).date(),
+            "bucket": row["funnel_bucket"],
+            "reason": row["reason__code"],
+            "count": row["count"],
+        }
+        for row in rows
+    ]

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from access.decorators import role_required
@@ -271,3 +273,37 @@ def opportunity_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     else:
         messages.success(request, page_action.done)
     return redirect("opportunities:detail", pk=pk)
+
+
+CALIBRATION_WEEKS = 12
+
+
+def _weekly_matrix(rows: list[dict[str, Any]], mondays: list[Any], buckets: list[str]) -> list[dict[str, Any]]:
+    cells: dict[tuple[Any, str], dict[str, Any]] = {}
+    for row in rows:
+        cell = cells.setdefault((row["week"], row["bucket"]), {"count": 0, "top_reason": row["reason"]})
+        cell["count"] += row["count"]
+    return [
+        {"monday": monday, "cells": [cells.get((monday, bucket), {"count": 0, "top_reason": ""}) for bucket in buckets]}
+        for monday in mondays
+    ]
+
+
+@role_required(Role.REVOPS_ADMIN)
+def disqualification_calibration(request: HttpRequest) -> HttpResponse:
+    """Which buckets let in leads that reps then disqualify, and why: feedback for the ICP rules."""
+    tz = ZoneInfo(settings.REPORT_TIME_ZONE)
+    today = timezone.now().astimezone(tz).date()
+    this_monday = today - timedelta(days=today.weekday())
+    mondays = [this_monday - timedelta(weeks=n) for n in reversed(range(CALIBRATION_WEEKS))]
+    since = datetime.combine(mondays[0], time.min, tzinfo=tz)
+    by_bucket = selectors.disqualification_by_bucket(since=since)
+    buckets = [row["bucket"] for row in by_bucket]
+    weekly = selectors.disqualification_reasons_by_week(since=since, tz=tz)
+    context = {
+        "weeks": CALIBRATION_WEEKS,
+        "by_bucket": by_bucket,
+        "buckets": buckets,
+        "matrix": _weekly_matrix(weekly, mondays, buckets),
+    }
+    return render(request, "opportunities/calibration.html", context)
