@@ -169,7 +169,7 @@ class Qualification(models.Model):
 class StageTransition(models.Model):
     """Append-only log of every stage change of a lead, an episode or an opportunity.
 
-    A database trigger (migration 0002) refuses UPDATE and DELETE on this table.
+    Database triggers (migration 0002) refuse UPDATE, and on PostgreSQL DELETE too.
     """
 
     lead = models.ForeignKey(Lead, on_delete=models.PROTECT, related_name="transitions")
