@@ -35,6 +35,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py build_weekly_report
 
 run: demo
 	@echo
@@ -54,7 +55,7 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 bench: install-dev
-	DJANGO_SETTINGS_MODULE=funnel.settings.test $(BIN)/python -m benchmarks
+	DJANGO_SETTINGS_MODULE=funnel.settings.test $(BIN)/python -m benchmarks $(BENCH)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ NAV_ITEMS = (
     NavItem("Dashboard", "reporting:dashboard", (Role.ANALYST,)),
     NavItem("Opportunities", "opportunities:list", (Role.SALES_REP, Role.ANALYST)),
     NavItem("Leads", "leads:list", (Role.SALES_REP, Role.ANALYST)),
+    NavItem("Rules", "rules:home", (Role.REVOPS_ADMIN,)),
     NavItem("Calibration", "opportunities:calibration", (Role.REVOPS_ADMIN,)),
     NavItem("Admin", "admin:index", (Role.REVOPS_ADMIN,)),
 )

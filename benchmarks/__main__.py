@@ -14,10 +14,15 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from . import lifecycle  # noqa: E402
+from . import classification, ingestion, lifecycle, reporting  # noqa: E402
 from .harness import throwaway_database  # noqa: E402
 
-BENCHMARKS = {"lifecycle": lifecycle.run}
+BENCHMARKS = {
+    "lifecycle": lifecycle.run,
+    "ingestion": ingestion.run,
+    "reporting": reporting.run,
+    "classification": classification.run,
+}
 
 
 def main() -> int:

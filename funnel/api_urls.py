@@ -4,5 +4,8 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("jobs.urls")),
+    path("", include("leads.rules_api_urls")),
     path("", include("opportunities.api_urls")),
+    path("", include("reporting.api_urls")),
+    path("", include("integrations.api_urls")),
 ]

@@ -77,3 +77,9 @@ EPISODE_TRANSITIONS: dict[str, frozenset[str]] = {
     EpisodeStage.DISQUALIFIED: frozenset(),
     EpisodeStage.RECYCLED: frozenset(),
 }
+
+
+class RulesetStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"

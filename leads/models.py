@@ -4,7 +4,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower, Trim
 from django.utils import timezone
 
-from .choices import ActivityKind, ActorKind, EpisodeStage, LeadStage, ObjectType, Source
+from .choices import ActivityKind, ActorKind, EpisodeStage, LeadStage, ObjectType, RulesetStatus, Source
 
 
 class Account(models.Model):
@@ -72,6 +72,12 @@ class Lead(models.Model):
     # last run. Periodic sweeps find leads whose run was lost (broker down, worker killed).
     classification_requested_at = models.DateTimeField(null=True, blank=True)
     classified_at = models.DateTimeField(null=True, blank=True)
+    # The latest classification: fit and intent at that moment, and the bucket of the open episode.
+    # The explanation is computed when a page asks for it (leads.selectors.lead_explanation).
+    fit_score = models.FloatField(null=True, blank=True)
+    intent_score = models.FloatField(null=True, blank=True)
+    bucket = models.CharField(max_length=50, blank=True)
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -197,3 +203,55 @@ class StageTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.object_type} {self.object_id}: {self.from_stage or '-'} -> {self.to_stage}"
+
+
+class Ruleset(models.Model):
+    """A version of the admins' fit rules, intent rules, thresholds and buckets (API.md, "Rules").
+
+    ``document`` is the JSON document of API.md, valid by leads.scoring.parse_ruleset. Exactly one
+    ruleset is active; drafts are edited until published; a published ruleset is never edited.
+    """
+
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=RulesetStatus.choices, default=RulesetStatus.DRAFT)
+    document = models.JSONField()
+    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["version"], name="ruleset_version_unique"),
+            models.UniqueConstraint(
+                fields=["status"], condition=Q(status=RulesetStatus.ACTIVE), name="one_active_ruleset"
+            ),
+            models.CheckConstraint(condition=Q(status__in=RulesetStatus.values), name="ruleset_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version} {self.name} ({self.status})"
+
+
+class RulesetPublication(models.Model):
+    """Each time a ruleset became the active one: who published it, what it replaced, its re-evaluation."""
+
+    ruleset = models.ForeignKey(Ruleset, on_delete=models.PROTECT, related_name="publications")
+    previous = models.ForeignKey(Ruleset, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_by_name = models.CharField(max_length=150, blank=True)
+    published_at = models.DateTimeField(default=timezone.now)
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-published_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"v{self.ruleset.version} published {self.published_at:%Y-%m-%d %H:%M}"

@@ -1,16 +1,20 @@
 """Writes to accounts, leads, activities and QL episodes. Every stage change is logged."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from jobs.models import Job
+from jobs.services import job_advance, job_create, job_start, job_succeed
+
+from . import classifier
 from .choices import (
     CHANNEL_OF_KIND,
     EPISODE_TRANSITIONS,
@@ -19,12 +23,29 @@ from .choices import (
     EpisodeStage,
     LeadStage,
     ObjectType,
+    RulesetStatus,
     Source,
 )
 from .classification import request_classification
-from .errors import IllegalTransition, InvalidInput
-from .models import Account, Activity, FreeMailDomain, Lead, Qualification
+from .errors import FunnelError, IllegalTransition, InvalidInput
+from .models import (
+    Account,
+    Activity,
+    FreeMailDomain,
+    Lead,
+    Qualification,
+    Ruleset,
+    RulesetPublication,
+    StageTransition,
+)
+from .scoring import parse_ruleset
 from .transitions import Actor, effective_time, log_transition, transition_steps
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+RULES_PUBLISH_JOB = "rules_publish"
+REEVALUATE_CHUNK = 500
 
 
 def normalize_email(email: str) -> str:
@@ -261,6 +282,106 @@ def qualification_open(
     return episode
 
 
+@dataclass(frozen=True)
+class EpisodeOpening:
+    """An episode the classifier found: the lead qualifies at ``qualified_at`` (FUNNEL.md)."""
+
+    lead_id: int
+    qualified_at: datetime
+    source: str
+    bucket: str
+    fit_score: float
+    intent_score: float
+    ruleset_version: int | None
+    explanation: dict[str, Any]
+
+
+@transaction.atomic
+def qualifications_open_many(*, openings: list[EpisodeOpening], actor: Actor) -> set[int]:
+    """Open many episodes at once, as ``qualification_open`` would one by one; returns the leads that got one.
+
+    Locks the leads in id order, then skips what ``qualification_open`` refuses: customers, leads
+    with an open episode, times before the previous episode's end or in the future. The episodes,
+    their log rows and the leads' moves to ``ql`` are written in a few statements.
+    """
+    ids = sorted({opening.lead_id for opening in openings})
+    leads = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    open_ids = set(
+        Qualification.objects.filter(lead_id__in=ids, stage=EpisodeStage.OPEN).values_list("lead_id", flat=True)
+    )
+    last_end = dict(
+        Qualification.objects.filter(lead_id__in=ids)
+        .exclude(stage=EpisodeStage.OPEN)
+        .values("lead_id")
+        .annotate(last=Max("ended_at"))
+        .values_list("lead_id", "last")
+    )
+    now = timezone.now()
+    episodes: list[Qualification] = []
+    for opening in sorted(openings, key=lambda opening: opening.lead_id):
+        lead = leads.get(opening.lead_id)
+        previous_end = last_end.get(opening.lead_id)
+        if (
+            lead is None
+            or lead.stage == LeadStage.CUSTOMER
+            or lead.pk in open_ids
+            or opening.source not in Source.values
+            or opening.qualified_at > now
+            or (previous_end is not None and opening.qualified_at < previous_end)
+        ):
+            continue
+        open_ids.add(lead.pk)
+        episodes.append(
+            Qualification(
+                lead=lead,
+                qualified_at=opening.qualified_at,
+                source=opening.source,
+                sub_source=lead.sub_source,
+                bucket=opening.bucket,
+                fit_score=opening.fit_score,
+                intent_score=opening.intent_score,
+                ruleset_version=opening.ruleset_version,
+                explanation=opening.explanation,
+            )
+        )
+    Qualification.objects.bulk_create(episodes)
+    rows = []
+    moved = []
+    for episode in episodes:
+        lead = leads[episode.lead_id]
+        rows.append(_transition_row(lead.pk, ObjectType.EPISODE, episode.pk, "", EpisodeStage.OPEN, episode, actor))
+        if lead.stage in (LeadStage.NEW, LeadStage.RECYCLED):
+            transition_steps(LEAD_TRANSITIONS, lead.stage, LeadStage.QL, what="lead")
+            rows.append(_transition_row(lead.pk, ObjectType.LEAD, lead.pk, lead.stage, LeadStage.QL, episode, actor))
+            moved.append(lead.pk)
+    StageTransition.objects.bulk_create(rows)
+    Lead.objects.filter(pk__in=moved).update(stage=LeadStage.QL, updated_at=now)
+    return {episode.lead_id for episode in episodes}
+
+
+def _transition_row(
+    lead_id: int,
+    object_type: str,
+    object_id: int,
+    from_stage: str,
+    to_stage: str,
+    episode: Qualification,
+    actor: Actor,
+) -> StageTransition:
+    return StageTransition(
+        lead_id=lead_id,
+        object_type=object_type,
+        object_id=object_id,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        effective_at=episode.qualified_at,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_name=actor.name[:150],
+        ruleset_version=episode.ruleset_version if object_type == ObjectType.EPISODE else None,
+    )
+
+
 def qualification_end(
     *, lead: Lead, episode: Qualification, outcome: str, at: datetime, actor: Actor, reason: str = ""
 ) -> None:
@@ -280,6 +401,8 @@ def qualification_end(
     episode.stage = outcome
     episode.ended_at = at
     episode.save(update_fields=["stage", "ended_at"])
+    if outcome != EpisodeStage.WON:
+        request_classification([lead.pk])
 
 
 @transaction.atomic
@@ -298,15 +421,177 @@ def qualification_recycle(*, lead_id: int, actor: Actor, at: datetime | None = N
     return episode
 
 
+def qualifications_recycle_due(*, now: datetime | None = None) -> int:
+    """Recycle every open episode with no opportunity older than the active ruleset's ``recycle_after_days``.
+
+    Each ends at its due time (``qualified_at`` plus that many days), so the lead can qualify again
+    on activity after it. Returns how many episodes were recycled.
+    """
+    rules = classifier.active_rules()
+    if rules is None or rules.recycle_after_days is None:
+        return 0
+    after = timedelta(days=rules.recycle_after_days)
+    moment = now or timezone.now()
+    due = Qualification.objects.filter(
+        stage=EpisodeStage.OPEN, opportunity__isnull=True, qualified_at__lte=moment - after
+    ).values_list("lead_id", "qualified_at")
+    recycled = 0
+    for lead_id, qualified_at in due:
+        try:
+            qualification_recycle(
+                lead_id=lead_id,
+                actor=classifier.CLASSIFIER,
+                at=qualified_at + after,
+                reason=f"No opportunity within {rules.recycle_after_days} days",
+            )
+        except FunnelError:
+            continue
+        recycled += 1
+    return recycled
+
+
 def leads_classify(*, lead_ids: list[int]) -> int:
     """Classify these leads against the active ruleset; returns how many were classified.
 
-    Scoring arrives with rulesets: until one is active nothing qualifies, and a run only
-    records that each lead's latest data has been seen, which clears it from the sweep.
+    A lead without an open episode that qualifies gets one, at the first activity time at which
+    it qualifies (FUNNEL.md, "Qualification time"); every lead's current scores are stored and
+    its classification mark cleared. Safe to run twice: the second run finds nothing to open.
     """
-    started = timezone.now()
-    return (
-        Lead.objects.filter(pk__in=lead_ids)
-        .filter(Q(classification_requested_at__isnull=True) | Q(classification_requested_at__lte=started))
-        .update(classified_at=started)
+    return classifier.classify(lead_ids)
+
+
+def signed_in(user: Any) -> "AbstractBaseUser | None":
+    """The acting user of a request, or None for an anonymous one."""
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _next_ruleset_version() -> int:
+    latest = Ruleset.objects.aggregate(latest=Max("version"))["latest"]
+    return (latest or 0) + 1
+
+
+def _valid_document(document: Any) -> dict[str, Any]:
+    rules = parse_ruleset(document)
+    return {"name": rules.name, **{key: value for key, value in document.items() if key != "name"}}
+
+
+@transaction.atomic
+def ruleset_create(
+    *, document: Any, user: "AbstractBaseUser | None" = None, based_on: Ruleset | None = None
+) -> Ruleset:
+    """A new draft from a ruleset document (API.md, "Rules"); RulesetInvalid lists every problem."""
+    valid = _valid_document(document)
+    Ruleset.objects.select_for_update().order_by("pk").first()
+    return Ruleset.objects.create(
+        version=_next_ruleset_version(),
+        name=valid["name"],
+        document=valid,
+        based_on=based_on,
+        created_by_id=user.pk if user else None,
     )
+
+
+@transaction.atomic
+def ruleset_draft_from(*, ruleset_id: int, user: "AbstractBaseUser | None" = None) -> Ruleset:
+    """Start a draft from an existing ruleset (usually the active one)."""
+    source = Ruleset.objects.get(pk=ruleset_id)
+    return ruleset_create(document=source.document, user=user, based_on=source)
+
+
+@transaction.atomic
+def ruleset_update(*, ruleset_id: int, document: Any) -> Ruleset:
+    """Replace a draft's document. Published rulesets are history and cannot change."""
+    ruleset = Ruleset.objects.select_for_update().get(pk=ruleset_id)
+    if ruleset.status != RulesetStatus.DRAFT:
+        raise IllegalTransition(f"Ruleset v{ruleset.version} is {ruleset.status}: only drafts can be edited.")
+    valid = _valid_document(document)
+    ruleset.document = valid
+    ruleset.name = valid["name"]
+    ruleset.save(update_fields=["document", "name", "updated_at"])
+    return ruleset
+
+
+@transaction.atomic
+def ruleset_publish(*, ruleset_id: int, user: "AbstractBaseUser | None" = None, actor_name: str = "") -> Job:
+    """Make a draft (or, to roll back, a retired ruleset) the active one and re-evaluate leads.
+
+    Every lead without an open episode that is not a customer is marked for classification in
+    this transaction; after commit one task re-evaluates them in id-ordered chunks (the returned
+    job shows its progress). The marks make the periodic sweep finish the work if that task is lost.
+    """
+    ruleset = Ruleset.objects.select_for_update().get(pk=ruleset_id)
+    if ruleset.status == RulesetStatus.ACTIVE:
+        raise IllegalTransition(f"Ruleset v{ruleset.version} is already the active one.")
+    parse_ruleset(ruleset.document)
+    previous = Ruleset.objects.select_for_update().filter(status=RulesetStatus.ACTIVE).first()
+    now = timezone.now()
+    if previous is not None:
+        previous.status = RulesetStatus.RETIRED
+        previous.save(update_fields=["status", "updated_at"])
+    ruleset.status = RulesetStatus.ACTIVE
+    ruleset.published_at = now
+    ruleset.save(update_fields=["status", "published_at", "updated_at"])
+    affected = leads_to_reevaluate()
+    total = affected.update(classification_requested_at=now)
+    job = job_create(
+        kind=RULES_PUBLISH_JOB,
+        parameters={"ruleset_id": ruleset.pk, "version": ruleset.version, "marked_at": now.isoformat()},
+        user=user,
+    )
+    Job.objects.filter(pk=job.pk).update(total=total)
+    RulesetPublication.objects.create(
+        ruleset=ruleset,
+        previous=previous,
+        published_by_id=user.pk if user else None,
+        published_by_name=(user.get_username() if user else actor_name)[:150],
+        published_at=now,
+        job=job,
+    )
+    transaction.on_commit(lambda: _enqueue_reevaluation(job.pk))
+    job.refresh_from_db()
+    return job
+
+
+def _enqueue_reevaluation(job_id: int) -> None:
+    from .tasks import reevaluate_after_publish
+
+    reevaluate_after_publish.delay(job_id)
+
+
+def leads_to_reevaluate() -> "QuerySet[Lead]":
+    """Leads a publish re-evaluates: no open episode, not customers (FUNNEL.md, "Qualification time")."""
+    open_episode = Qualification.objects.filter(lead=OuterRef("pk"), stage=EpisodeStage.OPEN)
+    return Lead.objects.exclude(stage=LeadStage.CUSTOMER).exclude(Exists(open_episode))
+
+
+def ruleset_reevaluate(*, job_id: int, chunk_size: int = REEVALUATE_CHUNK) -> int:
+    """Classify, in id-ordered chunks, every lead still marked since the publish of this job.
+
+    Runs again from the marks after a crash: leads classified before it are not done twice.
+    """
+    job = Job.objects.get(pk=job_id)
+    marked_at = datetime.fromisoformat(job.parameters["marked_at"])
+    pending = Lead.objects.filter(classification_requested_at__lte=marked_at).filter(
+        Q(classified_at__isnull=True) | Q(classified_at__lt=F("classification_requested_at"))
+    )
+    remaining = pending.count()
+    total = job.total if job.total is not None else remaining
+    job_start(job_id=job_id, total=total, message="Re-evaluating leads without an open QL episode.")
+    if total > remaining:
+        job_advance(job_id=job_id, by=total - remaining)
+    after = 0
+    classified = 0
+    while True:
+        chunk = list(pending.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:chunk_size])
+        if not chunk:
+            break
+        classified += leads_classify(lead_ids=chunk)
+        after = chunk[-1]
+        job_advance(job_id=job_id, by=len(chunk))
+    episodes = Qualification.objects.filter(recorded_at__gte=marked_at, ruleset_version=job.parameters["version"])
+    job_succeed(
+        job_id=job_id,
+        result={"classified": classified, "qualified": episodes.count()},
+        message=f"Re-evaluated {total} lead{'s' if total != 1 else ''}.",
+    )
+    return classified

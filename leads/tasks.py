@@ -5,7 +5,7 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from .selectors import leads_pending_classification
-from .services import leads_classify
+from .services import leads_classify, qualifications_recycle_due, ruleset_reevaluate
 
 SWEEP_BATCH_SIZE = 500
 # A request younger than this is probably still on its way through the queue.
@@ -32,3 +32,22 @@ def classify_pending_leads() -> int:
     for start in range(0, len(ids), SWEEP_BATCH_SIZE):
         classify_leads.delay(ids[start : start + SWEEP_BATCH_SIZE])
     return len(ids)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_jitter=True,
+    max_retries=5,
+)
+def reevaluate_after_publish(job_id: int) -> int:
+    """Re-evaluate the leads a rules publish marked; redelivered after a crash, it resumes from the marks."""
+    return ruleset_reevaluate(job_id=job_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def recycle_due_episodes() -> int:
+    """End episodes that waited longer than the ruleset's ``recycle_after_days`` without an opportunity."""
+    return qualifications_recycle_due()

@@ -3,7 +3,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from access.decorators import role_required
@@ -11,6 +11,7 @@ from access.roles import Role
 
 from . import selectors
 from .choices import LeadStage, Source
+from .models import Lead
 
 LEADS_PER_PAGE = 50
 
@@ -63,3 +64,20 @@ def leads_list(request: HttpRequest) -> HttpResponse:
         "report_time_zone": settings.REPORT_TIME_ZONE,
     }
     return render(request, "leads/list.html", context)
+
+
+@role_required(Role.SALES_REP, Role.ANALYST)
+def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        lead = selectors.lead_detail(lead_id=pk)
+    except Lead.DoesNotExist:
+        raise Http404("No such lead.") from None
+    context = {
+        "lead": lead,
+        "explanation": selectors.lead_explanation(lead_id=pk),
+        "episodes": selectors.lead_episodes(lead_id=pk),
+        "activities": selectors.lead_activities(lead_id=pk),
+        "stage_description": STAGE_DESCRIPTIONS.get(lead.stage, ""),
+        "report_time_zone": settings.REPORT_TIME_ZONE,
+    }
+    return render(request, "leads/detail.html", context)

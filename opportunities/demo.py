@@ -1,7 +1,8 @@
 """Demo data for `make run`: sixteen weeks of a B2B SaaS company's funnel, written through the services.
 
-Every lead lives a short story in time order: first touch, further activities, a QL episode when its
-fit and intent pass the demo ruleset (version 1), a meeting, and the rep's verdict. Milestones that
+Every lead lives a short story in time order: first touch, further activities, a QL episode when the
+classifier finds its fit and intent pass the demo ruleset (published first, as version 1), a meeting,
+and the rep's verdict. Milestones that
 would fall after now have not happened yet, so recent cohorts are still open. The same seed always
 gives the same story, relative to the moment of seeding.
 """
@@ -20,9 +21,17 @@ from django.utils import timezone
 
 from access.roles import Role
 from access.services import user_set_role
-from leads.choices import CHANNEL_OF_KIND, ActivityKind, Source
-from leads.models import Account, Activity, Lead, Qualification
-from leads.services import CompanyData, activity_record, lead_upsert, qualification_open, qualification_recycle
+from leads.choices import ActivityKind, EpisodeStage, RulesetStatus, Source
+from leads.models import Account, Activity, Lead, Qualification, Ruleset
+from leads.services import (
+    CompanyData,
+    activity_record,
+    lead_upsert,
+    leads_classify,
+    qualification_recycle,
+    ruleset_create,
+    ruleset_publish,
+)
 from leads.transitions import Actor
 
 from .choices import UNQUALIFIED_BUCKET, OpportunityStage
@@ -49,35 +58,56 @@ HISTORY = timedelta(weeks=16)
 CRM = Actor.integration("demo")
 CLASSIFIER = Actor.system()
 
-RULESET_VERSION = 1
-FIT_THRESHOLD = 50
-INTENT_THRESHOLD = 30
-HALF_LIFE_DAYS = 14
-LOOKBACK_DAYS = 90
 MAX_EPISODES = 3
 RECYCLE_AFTER = timedelta(days=45)
-
-INTENT_POINTS: dict[str, int] = {
-    "Demo Request": 45,
-    "Contact Sales": 40,
-    "Chat With Sales": 35,
-    "Workspace Limit Reached": 30,
-    "Invited Teammate": 20,
-    "Pricing Page Viewed": 12,
-    "Signed Up": 10,
-    "Ebook Download": 8,
-}
+SENIOR_WORDS = ["vp", "head", "director", "chief", "founder", "cto", "ceo"]
+TARGET_INDUSTRIES = ["software", "financial services", "e-commerce", "media"]
+CORE_MARKETS = ["US", "GB", "DE", "CA", "NL", "AU", "SE"]
+# The demo company's ICP, published as ruleset v1 before any lead arrives; the real classifier qualifies.
+DEMO_RULESET: dict[str, Any] = {
+    "name": "Demo ICP",
+    "fit_threshold": 50,
+    "intent_threshold": 30,
+    "half_life_days": 14,
+    "lookback_days": 90,
+    "recycle_after_days": 45,
+    "fit_rules": [
+        {"label": "Business e-mail address", "field": "lead.email_domain_type", "op": "eq", "value": "business",
+         "points": 10},
+        {"label": "Free e-mail address", "field": "lead.email_domain_type", "op": "eq", "value": "free",
+         "points": -15},
+        {"label": "Employees 1,000+", "field": "account.employee_count", "op": "gte", "value": 1000, "points": 40},
+        {"label": "Employees 200-999", "field": "account.employee_count", "op": "between", "value": [200, 999],
+         "points": 35},
+        {"label": "Employees 50-199", "field": "account.employee_count", "op": "between", "value": [50, 199],
+         "points": 25},
+        {"label": "Employees 11-49", "field": "account.employee_count", "op": "between", "value": [11, 49],
+         "points": 10},
+        {"label": "Target industry", "field": "account.industry", "op": "in", "value": TARGET_INDUSTRIES,
+         "points": 20},
+        {"label": "Senior title", "field": "lead.title", "op": "contains_any", "value": SENIOR_WORDS, "points": 20},
+        {"label": "Student", "field": "lead.title", "op": "contains", "value": "student", "points": -40},
+        {"label": "Core market", "field": "lead.country", "op": "in", "value": CORE_MARKETS, "points": 10},
+    ],
+    "intent_rules": [
+        {"label": "Asked for a demo", "kind": "form", "names": ["Demo Request"], "points": 45},
+        {"label": "Contacted sales", "kind": "form", "names": ["Contact Sales"], "points": 40},
+        {"label": "Chatted with sales", "kind": "chat", "names": ["Chat With Sales"], "points": 35},
+        {"label": "Hit a plan limit", "kind": "product", "names": ["Workspace Limit Reached"], "points": 30},
+        {"label": "Invited a teammate", "kind": "product", "names": ["Invited Teammate"], "points": 20},
+        {"label": "Viewed pricing", "kind": "product", "names": ["Pricing Page Viewed"], "points": 12},
+        {"label": "Signed up", "kind": "product", "names": ["Signed Up"], "points": 10},
+        {"label": "Downloaded an e-book", "kind": "form", "names": ["Ebook Download"], "points": 8},
+    ],
+    "buckets": [
+        {"key": "P1", "label": "High touch", "experience": "AE calls within 1 hour", "sla_hours": 1,
+         "min_fit": 75, "min_intent": 40},
+        {"key": "P2", "label": "Sales assist", "experience": "SDR reaches out within a day", "sla_hours": 24,
+         "min_fit": 60, "min_intent": 30},
+        {"key": "P3", "label": "Low touch", "experience": "Automated nurture sequence", "sla_hours": 72},
+    ],
+}  # fmt: skip
 HIGH_INTENT = frozenset({"Demo Request", "Contact Sales", "Chat With Sales"})
-
-
-@dataclass(frozen=True)
-class Bucket:
-    key: str
-    min_fit: int
-    min_intent: int
-
-
-BUCKETS = (Bucket("P1", 75, 40), Bucket("P2", 60, 30), Bucket("P3", 0, 0))
 
 BOOKING_CHANCE = {"P1": 0.6, "P2": 0.48, "P3": 0.27}
 BOOKING_DELAY_DAYS = {"P1": 0.7, "P2": 1.6, "P3": 3.5}
@@ -145,7 +175,6 @@ TITLES = (
 FREE_MAIL_TITLES = (("Consultant", 4), ("Freelance Marketer", 3), ("Founder", 3), ("Student", 3), ("", 2))
 FREE_MAIL_DOMAINS = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.me", "gmx.de")
 FREE_MAIL_SHARE = 0.14
-SENIOR_WORDS = ("vp", "head", "director", "chief", "founder", "cto", "ceo")
 
 COMPANY_PREFIXES = """
 Acorn Atlas Beacon Birch Blue Bright Cedar Clear Copper Crest Delta Ember Falcon Fern Granite Harbor Helix
@@ -173,7 +202,6 @@ COMPANY_SUFFIXES: dict[str, str] = {
     "Travel": "travel",
     "Consulting": "professional services",
 }
-TARGET_INDUSTRIES = frozenset({"software", "financial services", "e-commerce", "media"})
 COUNTRIES = (
     ("US", 40),
     ("GB", 12),
@@ -187,7 +215,6 @@ COUNTRIES = (
     ("SE", 3),
     ("ES", 3),
 )
-CORE_MARKETS = frozenset({"US", "GB", "DE", "CA", "NL", "AU", "SE"})
 COUNTRY_TLDS = {"DE": ".de", "GB": ".co.uk", "FR": ".fr", "NL": ".nl", "SE": ".se", "BR": ".com.br"}
 
 
@@ -238,19 +265,6 @@ class Touch:
     at: datetime
     external_id: str
     properties: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Fit:
-    points: int
-    rules: tuple[tuple[str, int], ...]
-
-
-@dataclass(frozen=True)
-class Qualifying:
-    touch: Touch
-    intent: float
-    counted: tuple[tuple[Touch, float], ...]
 
 
 @dataclass
@@ -308,10 +322,21 @@ def demo_seed(*, leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED) -> DemoSu
             return None
         rng = random.Random(seed)
         demo = Demo(rng=rng, now=timezone.now(), companies=_companies(rng, leads), rep_ids=_demo_users())
-        for _ in range(leads):
-            _seed_lead(demo)
+        _publish_demo_ruleset()
+        arrivals = [_seed_lead(demo) for _ in range(leads)]
+        leads_classify(lead_ids=[lead_id for lead_id, _, _ in arrivals])
+        for lead_id, person, touches in arrivals:
+            _live(demo, lead_id, person, touches)
         _assign_owners(demo)
         return demo_summary()
+
+
+def _publish_demo_ruleset() -> None:
+    """The demo's rules become the active ruleset (v1 on a fresh database) unless one is active already."""
+    if Ruleset.objects.filter(status=RulesetStatus.ACTIVE).exists():
+        return
+    ruleset = ruleset_create(document=DEMO_RULESET)
+    ruleset_publish(ruleset_id=ruleset.pk, actor_name="demo")
 
 
 def _demo_users() -> list[int]:
@@ -380,7 +405,8 @@ def _unique_email(demo: Demo, first_name: str, last_name: str, domain: str) -> s
     return email
 
 
-def _seed_lead(demo: Demo) -> None:
+def _seed_lead(demo: Demo) -> tuple[int, Person, list[Touch]]:
+    """A lead's first touch and opening activities; the classifier sees them all at once afterwards."""
     person = _person(demo)
     first_touch_at = _first_touch_at(demo)
     lead, _ = lead_upsert(
@@ -394,8 +420,7 @@ def _seed_lead(demo: Demo) -> None:
         company=_company_data(person.company),
         created_at=first_touch_at,
     )
-    touches = _record(demo, person, _opening_touches(demo, person, first_touch_at))
-    _live(demo, lead.pk, person, touches)
+    return lead.pk, person, _record(demo, person, _opening_touches(demo, person, first_touch_at))
 
 
 def _first_touch_at(demo: Demo) -> datetime:
@@ -506,102 +531,25 @@ def _record(demo: Demo, person: Person, touches: list[Touch]) -> list[Touch]:
     return happened
 
 
-def _fit(person: Person) -> Fit:
-    rules: list[tuple[str, int]] = []
-    company = person.company
-    if company is None:
-        rules.append(("Free e-mail address", -15))
-    else:
-        rules.append(("Business e-mail address", 10))
-        rules.extend(_size_rules(company.employee_count))
-        if company.industry in TARGET_INDUSTRIES:
-            rules.append(("Target industry", 20))
-    title = person.title.lower()
-    if any(word in title for word in SENIOR_WORDS):
-        rules.append(("Senior title", 20))
-    if "student" in title:
-        rules.append(("Student", -40))
-    if person.country in CORE_MARKETS:
-        rules.append(("Core market", 10))
-    return Fit(points=sum(points for _, points in rules), rules=tuple(rules))
-
-
-def _size_rules(employee_count: int) -> list[tuple[str, int]]:
-    for low, label, points in ((1000, "1,000+", 40), (200, "200-999", 35), (50, "50-199", 25), (11, "11-49", 10)):
-        if employee_count >= low:
-            return [(f"Employees {label}", points)]
-    return []
-
-
-def _intent(touches: list[Touch], at: datetime, since: datetime | None) -> tuple[tuple[Touch, float], ...]:
-    """Each touch that counts towards intent at ``at``, with its decayed points."""
-    counted = []
-    for touch in touches:
-        age = (at - touch.at).total_seconds() / 86_400
-        if touch.at <= at and age <= LOOKBACK_DAYS and (since is None or touch.at > since):
-            counted.append((touch, INTENT_POINTS.get(touch.name, 0) * 0.5 ** (age / HALF_LIFE_DAYS)))
-    return tuple(counted)
-
-
-def _first_qualifying(touches: list[Touch], fit: Fit, since: datetime | None) -> Qualifying | None:
-    if fit.points < FIT_THRESHOLD:
-        return None
-    for touch in sorted(touches, key=lambda touch: (touch.at, touch.external_id)):
-        if since is not None and touch.at <= since:
-            continue
-        counted = _intent(touches, touch.at, since)
-        intent = sum(points for _, points in counted)
-        if intent >= INTENT_THRESHOLD:
-            return Qualifying(touch=touch, intent=intent, counted=counted)
-    return None
-
-
-def _bucket(fit: Fit, intent: float) -> str:
-    return next(bucket.key for bucket in BUCKETS if fit.points >= bucket.min_fit and intent >= bucket.min_intent)
-
-
-def _explanation(fit: Fit, qualifying: Qualifying) -> dict[str, Any]:
-    return {
-        "fit": [{"rule": rule, "points": points} for rule, points in fit.rules],
-        "intent": [
-            {"activity": touch.name, "occurred_at": touch.at.isoformat(), "points": round(points, 1)}
-            for touch, points in qualifying.counted
-        ],
-        "thresholds": {"fit": FIT_THRESHOLD, "intent": INTENT_THRESHOLD},
-    }
-
-
 def _live(demo: Demo, lead_id: int, person: Person, touches: list[Touch]) -> None:
-    """Play the lead's episodes in time order: qualify, work the episode, maybe come back later."""
-    fit = _fit(person)
-    since: datetime | None = None
-    for _ in range(MAX_EPISODES):
-        qualifying = _first_qualifying(touches, fit, since)
-        if qualifying is None:
-            if since is None:
-                _maybe_unqualified_meeting(demo, person, touches, fit)
+    """Play the lead's episodes in time order: the classifier qualifies it, the demo works each episode."""
+    for episode_number in range(MAX_EPISODES):
+        if episode_number:
+            leads_classify(lead_ids=[lead_id])
+        episode = Qualification.objects.filter(lead_id=lead_id, stage=EpisodeStage.OPEN).first()
+        if episode is None:
+            if not Qualification.objects.filter(lead_id=lead_id).exists():
+                _maybe_unqualified_meeting(demo, lead_id, person, touches)
             return
-        ended_at = _work_episode(demo, lead_id, person, fit, qualifying)
+        ended_at = _work_episode(demo, lead_id, person, episode)
         if ended_at is None:
             return
-        since = ended_at
         touches = touches + _record(demo, person, _comeback_touches(demo, person, ended_at))
 
 
-def _work_episode(demo: Demo, lead_id: int, person: Person, fit: Fit, qualifying: Qualifying) -> datetime | None:
-    """Open the episode and play it out; returns when it ended, or None while open or once won."""
-    bucket = _bucket(fit, qualifying.intent)
-    episode = qualification_open(
-        lead_id=lead_id,
-        qualified_at=qualifying.touch.at,
-        source=CHANNEL_OF_KIND[qualifying.touch.kind],
-        actor=CLASSIFIER,
-        bucket=bucket,
-        fit_score=fit.points,
-        intent_score=round(qualifying.intent, 1),
-        ruleset_version=RULESET_VERSION,
-        explanation=_explanation(fit, qualifying),
-    )
+def _work_episode(demo: Demo, lead_id: int, person: Person, episode: Qualification) -> datetime | None:
+    """Play out an open episode; returns when it ended, or None while open or once won."""
+    bucket = episode.bucket
     if demo.rng.random() >= BOOKING_CHANCE[bucket] * SOURCE_BOOKING_FACTOR[person.source]:
         return _recycle_when_due(demo, lead_id, episode)
     booked_at = episode.qualified_at + timedelta(days=min(demo.rng.expovariate(1 / BOOKING_DELAY_DAYS[bucket]), 14))
@@ -616,8 +564,9 @@ def _recycle_when_due(demo: Demo, lead_id: int, episode: Qualification) -> datet
     return due
 
 
-def _maybe_unqualified_meeting(demo: Demo, person: Person, touches: list[Touch], fit: Fit) -> None:
-    if not touches or fit.points >= FIT_THRESHOLD:
+def _maybe_unqualified_meeting(demo: Demo, lead_id: int, person: Person, touches: list[Touch]) -> None:
+    fit = Lead.objects.values_list("fit_score", flat=True).get(pk=lead_id)
+    if not touches or (fit or 0) >= DEMO_RULESET["fit_threshold"]:
         return
     asked_for_sales = any(touch.name in HIGH_INTENT for touch in touches)
     if demo.rng.random() < UNQUALIFIED_MEETING_CHANCE[asked_for_sales]:

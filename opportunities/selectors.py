@@ -15,7 +15,7 @@ from .choices import UNQUALIFIED_BUCKET, OpportunityStage
 from .models import Opportunity
 
 
-def _with_funnel_slice(opportunities: QuerySet[Opportunity]) -> QuerySet[Opportunity]:
+def with_funnel_slice(opportunities: QuerySet[Opportunity]) -> QuerySet[Any]:
     """Annotate the slice reports use: the episode's source, sub-source and bucket.
 
     An unqualified opportunity (no episode) has bucket ``unqualified`` and the lead's first-touch
@@ -58,7 +58,7 @@ def opportunities_for_list(
     if stages is not None:
         opportunities = opportunities.filter(stage__in=stages)
     related = opportunities.select_related("lead__account", "qualification", "owner", "reason")
-    return _with_funnel_slice(related).order_by("-created_at", "-pk")
+    return with_funnel_slice(related).order_by("-created_at", "-pk")
 
 
 def opportunity_stage_counts(
@@ -92,7 +92,7 @@ def opportunities_for_api(
         opportunities = opportunities.filter(owner__username=owner)
     if lead_email:
         opportunities = opportunities.filter(lead__email=lead_email.strip().lower())
-    return _with_funnel_slice(opportunities).order_by("-created_at", "-pk")
+    return with_funnel_slice(opportunities).order_by("-created_at", "-pk")
 
 
 def opportunity_history(*, opportunity_id: int) -> QuerySet[StageTransition]:
@@ -102,7 +102,7 @@ def opportunity_history(*, opportunity_id: int) -> QuerySet[StageTransition]:
 def opportunity_for_page(*, opportunity_id: int) -> Opportunity:
     """One opportunity with everything its page shows in one query."""
     related = Opportunity.objects.select_related("lead__account", "lead__owner", "qualification", "owner", "reason")
-    return _with_funnel_slice(related).get(pk=opportunity_id)
+    return with_funnel_slice(related).get(pk=opportunity_id)
 
 
 def disqualification_by_bucket(*, since: datetime) -> list[dict[str, Any]]:
@@ -110,7 +110,7 @@ def disqualification_by_bucket(*, since: datetime) -> list[dict[str, Any]]:
 
     Buckets follow the funnel slice, so unqualified opportunities form their own row.
     """
-    booked: QuerySet[Any] = _with_funnel_slice(Opportunity.objects.filter(created_at__gte=since))
+    booked: QuerySet[Any] = with_funnel_slice(Opportunity.objects.filter(created_at__gte=since))
     totals = {
         row["funnel_bucket"]: row
         for row in booked.values("funnel_bucket").annotate(
@@ -142,7 +142,7 @@ def disqualification_by_bucket(*, since: datetime) -> list[dict[str, Any]]:
 
 def disqualification_reasons_by_week(*, since: datetime, tz: tzinfo) -> list[dict[str, Any]]:
     """Disqualifications per ISO week of closing (in ``tz``), bucket and reason, oldest week first."""
-    disqualified: QuerySet[Any] = _with_funnel_slice(
+    disqualified: QuerySet[Any] = with_funnel_slice(
         Opportunity.objects.filter(stage=OpportunityStage.DISQUALIFIED, closed_at__gte=since)
     )
     rows = (

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from reporting.schedules import ZonedCrontab
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
@@ -31,6 +33,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "access",
     "jobs",
     "leads",
@@ -98,6 +102,8 @@ USE_I18N = True
 USE_TZ = True
 # Weeks in reports are ISO weeks in this zone (FUNNEL.md, "Weekly report").
 REPORT_TIME_ZONE = os.environ.get("REPORT_TIME_ZONE", "UTC")
+# How many trailing weeks the Monday rebuild (and build_weekly_report without --from) recomputes.
+REPORT_REBUILD_WEEKS = int(os.environ.get("REPORT_REBUILD_WEEKS", "52"))
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -116,7 +122,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "access.api.funnel_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "ingest": os.environ.get("INGEST_THROTTLE_RATE", "1200/min"),
+        "segment": os.environ.get("SEGMENT_THROTTLE_RATE", "1200/min"),
+    },
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Funnel API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStageEnum": "leads.choices.LeadStage",
+        "EpisodeStageEnum": "leads.choices.EpisodeStage",
+        "OpportunityStageEnum": "opportunities.choices.OpportunityStage",
+    },
+    # Schema warnings are reported by tests (tests/integrations/test_api.py), not by `check --deploy`.
+    "ENABLE_DJANGO_DEPLOY_CHECK": False,
+}
+# Ingestion: the largest request body (413 beyond it) and the most activities in one batch.
+INGEST_MAX_BODY_BYTES = int(os.environ.get("INGEST_MAX_BODY_BYTES", str(5 * 1024 * 1024)))
+INGEST_MAX_BATCH = 1000
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES
 
 # Celery. Without REDIS_URL tasks run in-process (the embedded default of `make run`).
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -139,6 +170,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "leads.tasks.classify_pending_leads",
         "schedule": 5 * 60,
         "options": {"expires": 4 * 60},
+    },
+    "recycle-due-episodes": {
+        "task": "leads.tasks.recycle_due_episodes",
+        "schedule": 60 * 60,
+        "options": {"expires": 50 * 60},
+    },
+    "replay-pending-segment-events": {
+        "task": "integrations.tasks.replay_pending_segment_events",
+        "schedule": 5 * 60,
+        "options": {"expires": 4 * 60},
+    },
+    # Mondays 06:00 in REPORT_TIME_ZONE, whatever CELERY_TIMEZONE says.
+    "rebuild-weekly-report": {
+        "task": "reporting.tasks.rebuild_trailing_weeks",
+        "schedule": ZonedCrontab(minute=0, hour=6, day_of_week="mon", time_zone=REPORT_TIME_ZONE),
+        "options": {"expires": 6 * 60 * 60},
     },
 }
 

@@ -1,18 +1,39 @@
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from zoneinfo import ZoneInfo
+from datetime import date
+from html.parser import HTMLParser
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
-from leads.services import lead_upsert, qualification_open
-from opportunities.services import meeting_book, opportunity_lose, opportunity_qualify, opportunity_win
-from tests.funnel_helpers import CRM, SYSTEM
+from jobs.models import Job, JobStatus
+from reporting.models import WeeklyReportRow
+from reporting.services import weekly_report_rebuild
+from reporting.tasks import rebuild_weekly_report
+
+from . import funnel_fixture
+from .funnel_fixture import AS_OF, ZONE
 
 PASSWORD = "a-long-test-password"
 URL = reverse("reporting:dashboard")
-COLUMNS = ("qls", "opportunities", "qos", "won")
+W01, W02, W03, W06 = date(2025, 12, 29), date(2026, 1, 5), date(2026, 1, 12), date(2026, 2, 2)
+RANGE = {"from": "2026-W01", "to": "2026-W06", "week": "2026-W02", "dimension": "source"}
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def links(response) -> list[str]:
+    parser = Links()
+    parser.feed(response.content.decode())
+    return parser.hrefs
 
 
 @pytest.fixture
@@ -22,110 +43,192 @@ def analyst_client(client, make_user):
     return client
 
 
-def monday_of_this_week(zone: str) -> date:
-    today = timezone.now().astimezone(ZoneInfo(zone)).date()
-    return today - timedelta(days=today.weekday())
+@pytest.fixture
+def built(db, settings):
+    settings.REPORT_TIME_ZONE = ZONE
+    funnel_fixture.build()
+    weekly_report_rebuild(first_monday=W01 - (W02 - W01) * 4, last_monday=W06, as_of=AS_OF)
 
 
-def label(monday: date) -> str:
-    iso = monday.isocalendar()
-    return f"{iso.year}-W{iso.week:02d}"
+def test_the_dashboard_shows_the_selected_week_against_the_prior_four(analyst_client, built):
+    response = analyst_client.get(URL, RANGE)
 
-
-def at(monday: date, days: int, hour: int, zone: str = "UTC") -> datetime:
-    return datetime.combine(monday + timedelta(days=days), time(hour), tzinfo=ZoneInfo(zone))
-
-
-def ql(email: str, moment: datetime, bucket: str = "P1") -> None:
-    lead, _ = lead_upsert(email=email, source="inbound", created_at=moment - timedelta(days=1))
-    qualification_open(lead_id=lead.pk, qualified_at=moment, source="inbound", bucket=bucket, actor=SYSTEM)
-
-
-def booked(email: str, moment: datetime) -> int:
-    booking = meeting_book(email=email, actor=CRM, booked_at=moment, external_id=f"meeting-{email}")
-    assert booking.opportunity is not None
-    return booking.opportunity.pk
-
-
-def weekly(response) -> dict[str, tuple[int, ...]]:
-    return {row.label: tuple(cell.value for cell in row.cells) for row in response.context["week_rows"]}
-
-
-def test_the_dashboard_counts_each_milestone_in_its_iso_week(analyst_client):
-    this_week = monday_of_this_week("UTC")
-    three_weeks_ago, last_week = this_week - timedelta(weeks=3), this_week - timedelta(weeks=1)
-    ql("won@acme.example", at(three_weeks_ago, 1, 10))
-    won = booked("won@acme.example", at(three_weeks_ago, 2, 15))
-    opportunity_qualify(opportunity_id=won, actor=CRM, at=at(last_week, 0, 9))
-    opportunity_win(opportunity_id=won, actor=CRM, at=at(last_week, 3, 16), amount=Decimal("9000"))
-    ql("nurture@acme.example", at(three_weeks_ago, 3, 11))
-    booked("walk-in@newco.example", at(last_week, 1, 12))
-    ql("lost@acme.example", at(last_week, 2, 9))
-    lost = booked("lost@acme.example", at(last_week, 2, 12))
-    opportunity_qualify(opportunity_id=lost, actor=CRM, at=at(last_week, 4, 10))
-    opportunity_lose(opportunity_id=lost, actor=CRM, at=at(last_week, 6, 23), reason="competitor")
-    ql("too-old@acme.example", at(this_week - timedelta(weeks=12), 0, 8))
-
-    response = analyst_client.get(URL)
-
-    weeks = weekly(response)
-    assert len(weeks) == 12
-    assert list(weeks)[-1] == label(this_week)
-    assert weeks[label(three_weeks_ago)] == (2, 1, 0, 0)
-    assert weeks[label(last_week)] == (1, 2, 2, 1)
-    assert sum(sum(counts) for counts in weeks.values()) == 9
-    assert [tile.value for tile in response.context["tiles"]] == [1, 2, 2, 1]
+    assert response.status_code == 200
+    tiles = {tile.label: tile for tile in response.context["tiles"]}
+    assert [
+        tiles[name].value for name in ("Qualified leads", "Opportunities", "Qualified opportunities", "Closed won")
+    ] == [
+        "6",
+        "5",
+        "4",
+        "1",
+    ]
+    assert tiles["QL → QO"].value == "66.7%"
+    assert tiles["QO → Won"].value == "75.0%"
+    assert tiles["Qualified leads"].comparison == "Up from 0 (4-week average)"
+    assert tiles["QL → QO"].comparison == "No earlier weeks to compare"
+    assert "n < 20" in tiles["QL → QO"].flags
     content = response.content.decode()
-    assert label(last_week) in content
-    assert "in progress" in content
+    assert "Week 2026-W02" in content
+    assert "as of" in content.lower()
 
 
-def test_weeks_follow_the_report_time_zone(analyst_client, settings):
-    settings.REPORT_TIME_ZONE = "Pacific/Auckland"
-    local_monday = monday_of_this_week("Pacific/Auckland") - timedelta(weeks=2)
-    sunday_evening_utc = datetime.combine(local_monday - timedelta(days=1), time(20), tzinfo=UTC)
-    ql("late-sunday@acme.example", sunday_evening_utc)
+def test_switching_the_dimension_changes_the_breakdown(analyst_client, built):
+    by_source = analyst_client.get(URL, RANGE).context["breakdown"]
+    by_bucket = analyst_client.get(URL, {**RANGE, "dimension": "bucket"}).context["breakdown"]
 
-    in_auckland = weekly(analyst_client.get(URL))
-    settings.REPORT_TIME_ZONE = "UTC"
-    in_utc = weekly(analyst_client.get(URL))
-
-    week_before = local_monday - timedelta(weeks=1)
-    assert in_auckland[label(local_monday)] == (1, 0, 0, 0)
-    assert in_auckland[label(week_before)] == (0, 0, 0, 0)
-    assert in_utc[label(week_before)] == (1, 0, 0, 0)
-    assert in_utc[label(local_monday)] == (0, 0, 0, 0)
+    assert [row.label for row in by_source] == ["chat", "inbound", "other", "product"]
+    assert [row.label for row in by_bucket] == ["P1", "P2", "P3", "unqualified"]
+    inbound = by_source[1]
+    assert [cell.text for cell in inbound.cells] == ["5", "4", "3", "1", "3", "2", "2"]
+    assert inbound.ql_to_qo.text == "60.0%"
+    assert inbound.median_qo_to_won == "2.5 d"
+    assert inbound.ql_open_share == "20%"
 
 
-def test_tiles_compare_the_last_full_week_with_the_week_before(analyst_client):
-    this_week = monday_of_this_week("UTC")
-    last_week, week_before = this_week - timedelta(weeks=1), this_week - timedelta(weeks=2)
-    ql("a@acme.example", at(week_before, 0, 9))
-    ql("b@acme.example", at(last_week, 0, 9))
-    ql("c@acme.example", at(last_week, 1, 9))
-    ql("d@acme.example", at(last_week, 2, 9))
+def test_every_number_drills_down_to_the_records_behind_it(analyst_client, built):
+    response = analyst_client.get(URL, RANGE)
+    inbound = response.context["breakdown"][1]
+    qls_href = inbound.cells[0].href
+    assert parse_qs(urlparse(qls_href).query) == {
+        "week": ["2026-W02"],
+        "dimension": ["source"],
+        "slice": ["inbound"],
+        "column": ["qls"],
+    }
+    assert qls_href in links(response)
 
-    response = analyst_client.get(URL)
+    episodes = analyst_client.get(qls_href)
+    assert episodes.status_code == 200
+    emails = sorted(row.lead.email for row in episodes.context["page"].object_list)
+    assert emails == ["a@acme.example", "b@acme.example", "d@delta.example", "f@foxtrot.example", "g@golf.example"]
 
-    qls_tile = response.context["tiles"][0]
-    assert qls_tile.value == 3
-    assert qls_tile.change == f"Up 2 from 1 in {label(week_before)}"
-    assert f'Last full week <span class="subtle">{label(last_week)}' in response.content.decode()
+    won_cohort = analyst_client.get(inbound.cells[6].href)
+    assert sorted(row.lead.email for row in won_cohort.context["page"].object_list) == [
+        "a@acme.example",
+        "b@acme.example",
+    ]
+
+    unqualified = response.context["breakdown"][2]
+    opportunities = analyst_client.get(unqualified.cells[1].href)
+    assert [row.lead.email for row in opportunities.context["page"].object_list] == ["e@walkin.example"]
+    assert "unqualified" in opportunities.content.decode()
 
 
-def test_an_empty_dashboard_says_so_and_promises_cohort_conversion(analyst_client):
-    response = analyst_client.get(URL)
+def test_every_drill_down_lists_exactly_as_many_records_as_its_number(analyst_client, built):
+    response = analyst_client.get(URL, RANGE)
+    cells = [cell for row in response.context["breakdown"] for cell in row.cells]
+    cells += [cell for line in response.context["week_lines"] for cell in line.cells]
+    for cell in cells:
+        listed = analyst_client.get(cell.href).context["page"].paginator.count
+        assert listed == int(cell.text), cell.href
 
+
+def test_trend_charts_band_the_interval_and_mark_small_samples(analyst_client, built):
+    response = analyst_client.get(URL, RANGE)
+
+    ql_chart = response.context["trend_charts"][0]
+    assert len(ql_chart.points) == 2
+    assert all(point["small"] for point in ql_chart.points)
+    assert len(ql_chart.bands) == 1
     content = response.content.decode()
-    assert all(counts == (0, 0, 0, 0) for counts in weekly(response).values())
-    assert "No funnel activity in these weeks yet" in content
-    assert "Cohort conversion rates (QL → QO, QO → Won) by source and bucket appear here" in content
+    assert "<svg" in content
+    assert "2026-W02: 66.7% (4 of 6)" in content
+    volume = response.context["volume_chart"]
+    assert {label for label, _ in volume.legend} == {"chat", "inbound", "other", "product"}
+    assert sum(1 for bar in volume.bars if "2026-W02" in bar["title"]) == 2
 
 
-def test_the_dashboard_takes_a_fixed_number_of_queries(analyst_client, django_assert_max_num_queries):
-    this_week = monday_of_this_week("UTC")
-    for number in range(10):
-        ql(f"lead{number}@acme.example", at(this_week - timedelta(weeks=number + 1), 1, 9))
+def test_the_distribution_of_the_selected_week(analyst_client, built):
+    distributions = analyst_client.get(URL, RANGE).context["distributions"]
 
-    with django_assert_max_num_queries(7):
-        analyst_client.get(URL)
+    ql_to_qo = distributions[0]
+    assert ql_to_qo.count == 4
+    assert dict(ql_to_qo.percentiles)["p50"] == "2.2 d"
+    assert [count for _, count, _ in ql_to_qo.bins][:3] == [0, 3, 1]
+
+
+def test_filters_live_in_the_url_and_bad_ones_fall_back(analyst_client, built):
+    response = analyst_client.get(URL, {**RANGE, "from": "2026-W09"})
+
+    assert response.status_code == 200
+    assert "must not come after" in response.content.decode()
+    assert response.context["filters"]["dimension"] == "source"
+    csv_href = response.context["csv_href"]
+    assert csv_href.startswith("/api/v1/reports/weekly.csv?")
+
+
+def test_immature_cohorts_are_marked(analyst_client, db, settings):
+    settings.REPORT_TIME_ZONE = ZONE
+    funnel_fixture.build()
+    # As of Monday 12 January, W02 ended hours ago: younger than its own 2.25-day median to QO.
+    weekly_report_rebuild(first_monday=W02, last_monday=W02, as_of=funnel_fixture.ny(12, 12))
+
+    response = analyst_client.get(URL, {"from": "2026-W02", "to": "2026-W02", "dimension": "source"})
+
+    tiles = {tile.label: tile for tile in response.context["tiles"]}
+    assert "immature" in tiles["QL → QO"].flags
+    assert response.context["trend_charts"][0].points[0]["immature"]
+
+
+def test_an_unbuilt_range_says_so(analyst_client):
+    response = analyst_client.get(URL)
+
+    assert "No report built for these weeks yet" in response.content.decode()
+
+
+def test_the_refresh_button_queues_a_rebuild_and_shows_its_progress(
+    analyst_client, db, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    settings.REPORT_TIME_ZONE = ZONE
+    funnel_fixture.build()
+    sent: list[tuple] = []
+    monkeypatch.setattr(rebuild_weekly_report, "delay", lambda *args: sent.append(args))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = analyst_client.post(reverse("reporting:refresh"), {"from": "2026-W02", "to": "2026-W03"})
+
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert f"job={job.pk}" in response["Location"]
+    assert sent == [(job.pk, "2026-W02", "2026-W03")]
+    queued = analyst_client.get(response["Location"])
+    assert "Rebuild queued" in queued.content.decode()
+    rebuild_weekly_report(*sent[0])
+    done = analyst_client.get(response["Location"])
+    assert Job.objects.get().status == JobStatus.SUCCEEDED
+    assert "Rebuild succeeded" in done.content.decode()
+    assert WeeklyReportRow.objects.filter(dimension="all").count() == 2
+
+
+def test_reports_are_for_analysts(client, make_user, db):
+    assert client.get(URL).status_code == 302
+    make_user(username="rep", role="sales_rep")
+    client.login(username="rep", password=PASSWORD)
+    assert client.get(URL).status_code == 403
+    assert client.post(reverse("reporting:refresh")).status_code == 403
+    assert (
+        client.get(
+            reverse("reporting:drilldown"), {"week": "2026-W02", "dimension": "all", "slice": "all", "column": "qls"}
+        ).status_code
+        == 403
+    )
+
+
+def test_unknown_cells_are_not_found(analyst_client):
+    drill = reverse("reporting:drilldown")
+    assert (
+        analyst_client.get(drill, {"week": "2026-W99", "dimension": "all", "slice": "all", "column": "qls"}).status_code
+        == 404
+    )
+    assert (
+        analyst_client.get(
+            drill, {"week": "2026-W02", "dimension": "all", "slice": "all", "column": "amount"}
+        ).status_code
+        == 404
+    )
+
+
+def test_the_dashboard_takes_a_fixed_number_of_queries(analyst_client, built, django_assert_max_num_queries):
+    with django_assert_max_num_queries(6):
+        analyst_client.get(URL, {**RANGE, "from": "2025-W40"})
