@@ -17,6 +17,7 @@ class NavItem:
 
 NAV_ITEMS = (
     NavItem("Dashboard", "reporting:dashboard", (Role.ANALYST,)),
+    NavItem("Queue", "opportunities:queue", (Role.SALES_REP,)),
     NavItem("Opportunities", "opportunities:list", (Role.SALES_REP, Role.ANALYST)),
     NavItem("Leads", "leads:list", (Role.SALES_REP, Role.ANALYST)),
     NavItem("Rules", "rules:home", (Role.REVOPS_ADMIN,)),
@@ -27,7 +28,7 @@ NAV_ITEMS = (
 LANDING_PAGE = {
     Role.REVOPS_ADMIN: "reporting:dashboard",
     Role.ANALYST: "reporting:dashboard",
-    Role.SALES_REP: "opportunities:list",
+    Role.SALES_REP: "opportunities:queue",
 }
 
 

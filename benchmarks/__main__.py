@@ -14,7 +14,7 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from . import classification, ingestion, lifecycle, reporting  # noqa: E402
+from . import classification, ingestion, lifecycle, reporting, workspace  # noqa: E402
 from .harness import throwaway_database  # noqa: E402
 
 BENCHMARKS = {
@@ -22,6 +22,7 @@ BENCHMARKS = {
     "ingestion": ingestion.run,
     "reporting": reporting.run,
     "classification": classification.run,
+    "workspace": workspace.run,
 }
 
 

@@ -4,7 +4,7 @@ from django.db.models import F, Q
 
 from leads.models import Lead, Qualification
 
-from .choices import CLOSED_STAGES, OPEN_STAGES, OpportunityStage, ReasonUse
+from .choices import CLOSED_STAGES, OPEN_STAGES, UNQUALIFIED_BUCKET, OpportunityStage, ReasonUse
 
 
 class ReasonCode(models.Model):
@@ -31,6 +31,9 @@ class Opportunity(models.Model):
         Qualification, null=True, blank=True, on_delete=models.PROTECT, related_name="opportunity"
     )
     stage = models.CharField(max_length=20, choices=OpportunityStage.choices, default=OpportunityStage.OPEN)
+    # The episode's bucket, or "unqualified": fixed at booking, since neither the link nor the
+    # episode's bucket ever changes. Kept here so the queue sorts and counts on one indexed table.
+    bucket = models.CharField(max_length=50, default=UNQUALIFIED_BUCKET)
     created_at = models.DateTimeField(help_text="When the meeting was booked.")
     qualified_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -88,6 +91,7 @@ class Opportunity(models.Model):
         ]
         indexes = [
             models.Index(fields=["stage", "created_at"], name="opportunity_stage_created_idx"),
+            models.Index(fields=["stage", "bucket", "created_at"], name="opportunity_queue_idx"),
             models.Index(fields=["qualified_at"], name="opportunity_qualified_idx"),
             models.Index(fields=["closed_at"], name="opportunity_closed_idx"),
         ]

@@ -18,7 +18,14 @@ from leads.services import activity_record, lead_lock, lead_move_stage, leads_cl
 from leads.transitions import Actor, effective_time, log_transition, transition_steps
 
 from .assignment import opportunity_assign_next
-from .choices import OPEN_STAGES, OPPORTUNITY_MAIN_PATH, OPPORTUNITY_TRANSITIONS, OpportunityStage, ReasonUse
+from .choices import (
+    OPEN_STAGES,
+    OPPORTUNITY_MAIN_PATH,
+    OPPORTUNITY_TRANSITIONS,
+    UNQUALIFIED_BUCKET,
+    OpportunityStage,
+    ReasonUse,
+)
 from .models import Opportunity, ReasonCode
 
 MEETING_BOOKED = "Meeting Booked"
@@ -72,9 +79,11 @@ def meeting_book(
     current = _open_opportunity(lead)
     if current is not None:
         return Booking(activity=activity, opportunity=current, created=False)
+    episode = lead.qualifications.filter(stage=EpisodeStage.OPEN, qualified_at__lte=moment).first()
     opportunity = Opportunity.objects.create(
         lead=lead,
-        qualification=lead.qualifications.filter(stage=EpisodeStage.OPEN, qualified_at__lte=moment).first(),
+        qualification=episode,
+        bucket=episode.bucket if episode is not None else UNQUALIFIED_BUCKET,
         created_at=moment,
         scheduled_for=scheduled_for,
         source_system=source_system,

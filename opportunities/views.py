@@ -11,7 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from access.decorators import role_required
@@ -21,9 +23,9 @@ from leads.errors import FunnelError, IllegalTransition
 from leads.selectors import lead_timeline
 from leads.transitions import Actor
 
-from . import selectors
+from . import queue, selectors
 from .assignment import opportunity_reassign
-from .choices import OPEN_STAGES, OpportunityStage
+from .choices import OPEN_STAGES, UNQUALIFIED_BUCKET, OpportunityStage
 from .forms import ReassignForm
 from .models import Opportunity
 from .page_actions import ACTIONS, actions_for
@@ -208,6 +210,9 @@ def _detail_context(
         if can_act
         else [],
         "reassign_form": _reassign_form(request, opportunity),
+        "due": _due_label(queue.due_at(opportunity, queue.bucket_policies()), timezone.now())
+        if opportunity.stage == OpportunityStage.OPEN
+        else None,
         "report_time_zone": settings.REPORT_TIME_ZONE,
     }
 
@@ -272,7 +277,15 @@ def opportunity_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, page_action.done)
-    return redirect("opportunities:detail", pk=pk)
+    return redirect(_safe_next(request) or reverse("opportunities:detail", kwargs={"pk": pk}))
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    """Where a form asked to go back to (the queue), when it is a page of this site."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return None
 
 
 CALIBRATION_WEEKS = 12
@@ -307,3 +320,91 @@ def disqualification_calibration(request: HttpRequest) -> HttpResponse:
         "matrix": _weekly_matrix(weekly, mondays, buckets),
     }
     return render(request, "opportunities/calibration.html", context)
+
+
+QUEUE_PER_PAGE = 50
+
+
+class QueueFilterForm(forms.Form):
+    search = forms.CharField(label="Search", required=False, max_length=254)
+    bucket = forms.ChoiceField(label="Bucket", required=False)
+    source = forms.ChoiceField(label="Source", required=False, choices=[("", "All sources"), *Source.choices])
+    owner = forms.ModelChoiceField(
+        label="Owner",
+        queryset=User.objects.filter(groups__name=Role.SALES_REP).order_by("username"),
+        required=False,
+        empty_label="Anyone",
+    )
+
+    def __init__(self, *args: Any, buckets: list[str], show_owner: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_suffix = ""
+        cast(forms.ChoiceField, self.fields["bucket"]).choices = [("", "All buckets"), *((b, b) for b in buckets)]
+        if not show_owner:
+            del self.fields["owner"]
+
+    def valid_filters(self) -> dict[str, Any]:
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or None for name in self.fields}
+
+
+def _due_label(due_at: datetime, now: datetime) -> tuple[str, str]:
+    """A badge for the SLA: (css modifier, words)."""
+    hours = (due_at - now).total_seconds() / 3600
+    if hours < 0:
+        return "overdue", f"Overdue by {_duration(-hours)}"
+    if hours <= 4:
+        return "due", f"Due in {_duration(hours)}"
+    return "ok", f"Due in {_duration(hours)}"
+
+
+def _duration(hours: float) -> str:
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    if hours < 48:
+        return f"{round(hours)} h"
+    return f"{round(hours / 24)} days"
+
+
+def _bucket_pills(bucket_keys: list[str], counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Every rules bucket with its count; the unqualified pill only when some wait there."""
+    return [(key, counts.get(key, 0)) for key in bucket_keys if key != UNQUALIFIED_BUCKET or counts.get(key)]
+
+
+@role_required(Role.SALES_REP, Role.ANALYST)
+def opportunity_queue(request: HttpRequest) -> HttpResponse:
+    """Open opportunities waiting for a rep's confirmation, most urgent first."""
+    policies = queue.bucket_policies()
+    sees_everyone = not has_role(request.user, Role.SALES_REP) or has_role(request.user, Role.REVOPS_ADMIN)
+    form = QueueFilterForm(
+        request.GET, buckets=[p.key for p in policies] + [UNQUALIFIED_BUCKET], show_owner=sees_everyone
+    )
+    filters = form.valid_filters()
+    owner = filters.pop("owner", None)
+    waiting = queue.queue_scope(user_id=request.user.pk, include_all_owners=sees_everyone)
+    waiting_counts = queue.queue_counts(scope=waiting)
+    order = queue.bucket_order(policies, set(waiting_counts))
+    shown = queue.queue_scope(
+        user_id=request.user.pk, include_all_owners=sees_everyone, owner_id=owner.pk if owner else None, **filters
+    )
+    shown_counts = waiting_counts if shown.query == waiting.query else queue.queue_counts(scope=shown)
+    page = Paginator(queue.QueueIds(shown, order, shown_counts), QUEUE_PER_PAGE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    context = {
+        "form": form,
+        "page": page,
+        "items": [
+            {
+                "row": OpportunityRow.of(opportunity),
+                "due": _due_label(queue.due_at(opportunity, policies), now),
+                "can_act": may_act_on(request.user, opportunity),
+            }
+            for opportunity in queue.queue_rows(ids=list(page))
+        ],
+        "bucket_counts": _bucket_pills(order, waiting_counts),
+        "total": sum(waiting_counts.values()),
+        "has_rules": bool(policies),
+        "sees_everyone": sees_everyone,
+        "report_time_zone": settings.REPORT_TIME_ZONE,
+    }
+    return render(request, "opportunities/queue.html", context)

@@ -11,6 +11,8 @@ PAGES = {
     "reporting:dashboard": ({"analyst", "revops_admin"}, "<h1>Dashboard</h1>"),
     "opportunities:list": ({"sales_rep", "analyst", "revops_admin"}, "<h1>Opportunities</h1>"),
     "leads:list": ({"sales_rep", "analyst", "revops_admin"}, "<h1>Leads</h1>"),
+    "opportunities:queue": ({"sales_rep", "analyst", "revops_admin"}, "<h1>Qualification queue</h1>"),
+    "opportunities:calibration": ({"revops_admin"}, "<h1>Disqualification calibration</h1>"),
 }
 ROLES = ["analyst", "sales_rep", "revops_admin"]
 
@@ -79,7 +81,7 @@ def test_home_shows_a_user_without_a_role_the_no_role_page(client, login):
 
 @pytest.mark.parametrize(
     ("role", "landing"),
-    [("analyst", "reporting:dashboard"), ("revops_admin", "reporting:dashboard"), ("sales_rep", "opportunities:list")],
+    [("analyst", "reporting:dashboard"), ("revops_admin", "reporting:dashboard"), ("sales_rep", "opportunities:queue")],
 )
 def test_home_sends_each_role_to_its_landing_page(client, login, role, landing):
     login(role)
@@ -102,13 +104,19 @@ def test_home_sends_anonymous_visitors_to_log_in(client):
     ("role", "shown", "hidden"),
     [
         ("analyst", ["Dashboard", "Opportunities", "Leads"], ["Admin"]),
-        ("sales_rep", ["Opportunities", "Leads"], ["Dashboard", "Admin"]),
-        ("revops_admin", ["Dashboard", "Opportunities", "Leads", "Admin"], []),
+        ("sales_rep", ["Queue", "Opportunities", "Leads"], ["Dashboard", "Admin"]),
+        ("revops_admin", ["Dashboard", "Queue", "Opportunities", "Leads", "Admin"], []),
     ],
 )
 def test_navigation_shows_the_pages_of_the_role(client, login, role, shown, hidden):
     login(role)
-    links = {"Dashboard": "/dashboard/", "Opportunities": "/opportunities/", "Leads": "/leads/", "Admin": "/admin/"}
+    links = {
+        "Dashboard": "/dashboard/",
+        "Queue": "/opportunities/queue/",
+        "Opportunities": "/opportunities/",
+        "Leads": "/leads/",
+        "Admin": "/admin/",
+    }
 
     content = client.get(reverse("leads:list") if role == "sales_rep" else reverse("reporting:dashboard")).content
     nav = content.decode().split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
@@ -172,7 +180,7 @@ def test_logging_in_lands_on_the_page_of_the_role(client, make_user):
 
     response = client.post(reverse("login"), {"username": "rep", "password": PASSWORD}, follow=True)
 
-    assert response.redirect_chain[-1][0] == reverse("opportunities:list")
+    assert response.redirect_chain[-1][0] == reverse("opportunities:queue")
     assert response.status_code == 200
 
 

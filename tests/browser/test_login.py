@@ -6,7 +6,7 @@ PASSWORD = "a-long-browser-password"
 
 @pytest.mark.parametrize(
     ("role", "landing", "heading"),
-    [("analyst", "/dashboard/", "Dashboard"), ("sales_rep", "/opportunities/", "Opportunities")],
+    [("analyst", "/dashboard/", "Dashboard"), ("sales_rep", "/opportunities/queue/", "Qualification queue")],
 )
 def test_each_role_lands_on_its_page_and_can_log_out(page, log_in, make_user, role, landing, heading):
     make_user("person", role=role, password=PASSWORD)
