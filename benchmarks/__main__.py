@@ -34,11 +34,12 @@ def main() -> int:
     print(f"database: {vendor} ({connection.settings_dict['NAME']}), cores: {os.cpu_count()}")
     if vendor != "postgresql":
         print("note: DATABASE_URL is not PostgreSQL; figures are not comparable to production.")
-    with throwaway_database():
-        for name in args.names or BENCHMARKS:
-            print(f"\n== {name}: {BENCHMARKS[name].__module__} ==")
+    for name in args.names or BENCHMARKS:
+        print(f"\n== {name}: {BENCHMARKS[name].__module__} ==", flush=True)
+        # Each benchmark starts from an empty database of its own.
+        with throwaway_database():
             for timing in BENCHMARKS[name]():
-                print(timing.report())
+                print(timing.report(), flush=True)
     return 0
 
 
