@@ -19,6 +19,7 @@ from access.api import IsFunnelReader, IsRevOpsAdmin
 from leads.choices import ActivityKind, EpisodeStage, LeadStage, Source
 from leads.ingest import activities_record_batch
 from leads.models import Activity, Lead, Qualification
+from leads.selectors import lead_explanation
 from leads.services import CompanyData, activity_record, lead_upsert
 from leads.transitions import Actor
 from opportunities.models import Opportunity
@@ -156,25 +157,35 @@ class LeadDetailSerializer(LeadSerializer):
         read_only_fields = fields
 
     def _current(self, lead: Lead) -> Qualification | None:
-        """The open episode, else the latest one: its scores are the lead's current ones."""
+        """The open episode, else the latest one: what the lead was when it last qualified."""
         episodes = list(lead.qualifications.all())
         open_episodes = [episode for episode in episodes if episode.stage == EpisodeStage.OPEN]
         candidates = open_episodes or episodes
         return candidates[0] if candidates else None
 
     def get_fit_score(self, lead: Lead) -> float | None:
+        if lead.ruleset_version is not None:
+            return lead.fit_score
         episode = self._current(lead)
         return episode.fit_score if episode else None
 
     def get_intent_score(self, lead: Lead) -> float | None:
+        if lead.ruleset_version is not None:
+            return lead.intent_score
         episode = self._current(lead)
         return episode.intent_score if episode else None
 
     def get_bucket(self, lead: Lead) -> str | None:
+        if lead.bucket:
+            return lead.bucket
         episode = self._current(lead)
         return episode.bucket if episode else None
 
     def get_explanation(self, lead: Lead) -> dict[str, Any]:
+        """Why the lead stands where it does under the active rules, now; else what its episode recorded."""
+        current = lead_explanation(lead_id=lead.pk)
+        if current is not None:
+            return current
         episode = self._current(lead)
         return episode.explanation if episode else {}
 

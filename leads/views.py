@@ -77,6 +77,8 @@ def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "explanation": selectors.lead_explanation(lead_id=pk),
         "episodes": selectors.lead_episodes(lead_id=pk),
         "activities": selectors.lead_activities(lead_id=pk),
+        # Read through the reverse relation: the leads app does not import the opportunities app.
+        "opportunities": lead.opportunities.select_related("owner", "reason").order_by("-created_at"),
         "stage_description": STAGE_DESCRIPTIONS.get(lead.stage, ""),
         "report_time_zone": settings.REPORT_TIME_ZONE,
     }

@@ -178,3 +178,23 @@ def test_the_ingestion_views_describe_themselves_in_the_schema_without_warnings(
 
     messages = [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
     assert [message for message in messages if "integrations/" in message] == []
+
+
+def test_the_lead_detail_gives_the_current_scores_bucket_and_explanation(client, make_user):
+    from leads.models import Lead
+    from tests.leads.test_rules_pages import active_ruleset, api, qualified_lead
+
+    ruleset = active_ruleset()
+    lead = qualified_lead()
+    stored = Lead.objects.get(pk=lead.pk)
+
+    body = api(client, make_user, role="analyst").get(f"/api/v1/leads/{lead.pk}/").json()
+
+    assert (body["fit_score"], body["intent_score"], body["bucket"]) == (
+        stored.fit_score,
+        stored.intent_score,
+        stored.bucket,
+    )
+    assert body["bucket"] == "P2"
+    assert body["explanation"]["ruleset_version"] == ruleset.version
+    assert [episode["bucket"] for episode in body["episodes"]] == ["P2"]
