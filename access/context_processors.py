@@ -9,6 +9,6 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user is None or not user.is_authenticated:
         return {"nav_items": [], "user_roles": []}
     return {
-        "nav_items": nav_items_for(user),
+        "nav_items": nav_items_for(user, request.path),
         "user_roles": [Role(role).label for role in sorted(roles_of(user))],
     }

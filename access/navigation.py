@@ -32,8 +32,17 @@ LANDING_PAGE = {
 }
 
 
-def nav_items_for(user: AbstractBaseUser | AnonymousUser) -> list[dict[str, str]]:
-    return [{"label": item.label, "url": reverse(item.url_name)} for item in NAV_ITEMS if has_role(user, *item.roles)]
+def nav_items_for(user: AbstractBaseUser | AnonymousUser, path: str = "") -> list[dict[str, object]]:
+    """The role's pages; the one holding ``path`` most specifically is marked current."""
+    items: list[dict[str, object]] = [
+        {"label": item.label, "url": reverse(item.url_name), "current": False}
+        for item in NAV_ITEMS
+        if has_role(user, *item.roles)
+    ]
+    holding = [item for item in items if path.startswith(str(item["url"]))]
+    if holding:
+        max(holding, key=lambda item: len(str(item["url"])))["current"] = True
+    return items
 
 
 def landing_url_for(user: AbstractBaseUser | AnonymousUser) -> str | None:

@@ -220,3 +220,13 @@ def test_the_server_error_page_needs_no_request_context_nor_database():
 
 def test_the_stylesheet_is_a_local_static_file():
     assert finders.find("css/funnel.css") is not None
+
+
+def test_only_the_most_specific_page_is_marked_current(client, login):
+    login("sales_rep")
+
+    nav = client.get(reverse("opportunities:queue")).content.decode().split('<nav class="site-nav"', 1)[1]
+    nav = nav.split("</nav>", 1)[0]
+
+    assert '<a href="/opportunities/queue/" aria-current="page">' in nav
+    assert '<a href="/opportunities/">' in nav
