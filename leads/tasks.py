@@ -1,8 +1,9 @@
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import OperationalError
 from django.utils import timezone
+
+from funnel.celery import RETRIED_ON_DATABASE_ERRORS
 
 from .selectors import leads_pending_classification
 from .services import leads_classify, qualifications_recycle_due, ruleset_reevaluate
@@ -13,11 +14,7 @@ SWEEP_GRACE = timedelta(minutes=2)
 
 
 @shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRIED_ON_DATABASE_ERRORS,
     max_retries=5,
 )
 def classify_leads(lead_ids: list[int]) -> int:
@@ -35,11 +32,7 @@ def classify_pending_leads() -> int:
 
 
 @shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRIED_ON_DATABASE_ERRORS,
     max_retries=5,
 )
 def reevaluate_after_publish(job_id: int) -> int:

@@ -1,6 +1,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from funnel.celery import RETRIED_ON_DATABASE_ERRORS
 from jobs.services import job_fail
 
 from .services import default_rebuild_range, weekly_report_rebuild, weekly_report_rebuild_job
@@ -8,11 +9,7 @@ from .stats import parse_iso_week
 
 
 @shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRIED_ON_DATABASE_ERRORS,
     max_retries=3,
     soft_time_limit=10 * 60,
     time_limit=11 * 60,
