@@ -6,13 +6,14 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE ?= funnel.settings.dev
 
-.PHONY: run test lint format bench install install-dev migrate demo clean help
+.PHONY: run test lint format bench fuzz install install-dev migrate demo clean help
 
 help:
 	@echo "make run    set up and serve the app on http://$(HOST):$(PORT)/ with demo data"
 	@echo "make test   set up and run the test suite"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (figures printed)"
+	@echo "make fuzz   schema and property fuzzing with many examples"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Funnel needs Python 3.11 or newer.")'
@@ -56,6 +57,9 @@ format: install-dev
 
 bench: install-dev
 	DJANGO_SETTINGS_MODULE=funnel.settings.test $(BIN)/python -m benchmarks $(BENCH)
+
+fuzz: install-dev
+	DJANGO_SETTINGS_MODULE=funnel.settings.test HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache
