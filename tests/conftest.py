@@ -32,10 +32,10 @@ def redis_available() -> bool:
 
 @pytest.fixture(autouse=True)
 def _required_services(request: pytest.FixtureRequest) -> None:
-    if request.node.get_closest_marker("postgres"):
+    if request.node.get_closest_marker("postgres") or request.node.get_closest_marker("faults"):
         is_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
         require_service(is_postgres, "PostgreSQL (DATABASE_URL=postgres://...)")
-    if request.node.get_closest_marker("celery_worker"):
+    if request.node.get_closest_marker("celery_worker") or request.node.get_closest_marker("faults"):
         require_service(redis_available(), "Redis (REDIS_URL=redis://...)")
 
 
