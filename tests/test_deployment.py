@@ -346,8 +346,9 @@ def test_production_refuses_to_start_without_a_secret_key():
     assert "ImproperlyConfigured: SECRET_KEY must be set in production." in result.stderr
 
 
-def test_production_refuses_to_start_without_allowed_hosts():
-    result = manage("check", env=production_env(SECRET_KEY=GOOD_SECRET_KEY, ALLOWED_HOSTS=" "))
+@pytest.mark.parametrize("allowed_hosts", [" ", ",", " , "])
+def test_production_refuses_to_start_without_allowed_hosts(allowed_hosts):
+    result = manage("check", env=production_env(SECRET_KEY=GOOD_SECRET_KEY, ALLOWED_HOSTS=allowed_hosts))
     assert result.returncode != 0
     assert "ImproperlyConfigured: ALLOWED_HOSTS must be set in production." in result.stderr
 
