@@ -85,6 +85,12 @@ class CompanyData:
 
 
 def account_upsert(*, company: CompanyData) -> Account:
+    account, _ = _account_upsert(company)
+    return account
+
+
+def _account_upsert(company: CompanyData) -> tuple[Account, bool]:
+    """The account for the company's domain, updated with its data; also whether anything changed."""
     domain = normalize_domain(company.domain)
     account, _ = Account.objects.get_or_create(domain=domain, defaults={"name": company.name or ""})
     changes: dict[str, Any] = {
@@ -98,13 +104,13 @@ def account_upsert(*, company: CompanyData) -> Account:
         )
         if value is not None and getattr(account, name) != value
     }
-    if company.traits:
+    if company.traits and {**account.traits, **company.traits} != account.traits:
         changes["traits"] = {**account.traits, **company.traits}
     if changes:
         for name, value in changes.items():
             setattr(account, name, value)
         account.save(update_fields=[*changes, "updated_at"])
-    return account
+    return account, bool(changes)
 
 
 def _account_for_email(email: str) -> Account | None:
@@ -149,19 +155,25 @@ def lead_upsert(
     }
     if sub_source and not lead.sub_source:
         changes["sub_source"] = sub_source
-    if traits:
+    if traits and {**lead.traits, **traits} != lead.traits:
         changes["traits"] = {**lead.traits, **traits}
+    account_changed = False
     if company is not None:
-        changes["account"] = account_upsert(company=company)
-    elif lead.account_id is None:
-        account = _account_for_email(email)
-        if account is not None:
+        account, account_changed = _account_upsert(company)
+        if account.pk != lead.account_id:
             changes["account"] = account
+    elif lead.account_id is None:
+        account_for_email = _account_for_email(email)
+        if account_for_email is not None:
+            changes["account"] = account_for_email
     if changes:
         for name, value in changes.items():
             setattr(lead, name, value)
         lead.save(update_fields=[*changes, "updated_at"])
-    if created or changes:
+    if account_changed:
+        # Fit reads the account, so every lead of a changed account is scored again.
+        request_classification(Lead.objects.filter(account_id=lead.account_id).values_list("pk", flat=True))
+    elif created or changes:
         request_classification([lead.pk])
     return lead, created
 

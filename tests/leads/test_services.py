@@ -52,6 +52,32 @@ def test_company_data_updates_the_account_without_erasing_known_facts():
     assert lead.account == account
 
 
+def test_upserting_the_same_traits_and_company_again_changes_nothing():
+    company = CompanyData(domain="acme.example", employee_count=250, traits={"plan": "team"})
+    lead_upsert(email="a@acme.example", traits={"role": "ops"}, company=company)
+    Lead.objects.update(classification_requested_at=None)
+    before = Lead.objects.values("updated_at").get()
+
+    lead_upsert(email="a@acme.example", traits={"role": "ops"}, company=company)
+
+    assert Lead.objects.values("updated_at", "classification_requested_at").get() == {
+        **before,
+        "classification_requested_at": None,
+    }
+
+
+def test_a_changed_account_asks_to_classify_every_lead_of_that_account():
+    lead_upsert(email="a@acme.example", company=CompanyData(domain="acme.example", employee_count=20))
+    lead_upsert(email="b@acme.example")
+    lead_upsert(email="c@other.example")
+    Lead.objects.update(classification_requested_at=None)
+
+    lead_upsert(email="a@acme.example", company=CompanyData(domain="acme.example", employee_count=400))
+
+    pending = Lead.objects.filter(classification_requested_at__isnull=False).values_list("email", flat=True)
+    assert sorted(pending) == ["a@acme.example", "b@acme.example"]
+
+
 @pytest.mark.parametrize("email", ["", "not-an-email", "a@b", "two@@signs.example"])
 def test_invalid_emails_are_refused(email):
     with pytest.raises(InvalidInput) as error:
