@@ -19,7 +19,7 @@ from django.db import DatabaseError, transaction
 
 from leads.choices import Source
 from leads.errors import FunnelError
-from leads.services import CompanyData, account_upsert, lead_upsert, normalize_domain, qualification_open
+from leads.services import CompanyData, lead_upsert, qualification_open
 from leads.transitions import Actor
 from opportunities.choices import OpportunityStage
 from opportunities.models import Opportunity
@@ -216,15 +216,9 @@ def history_row_apply(*, row: HistoryRow, actor: Actor) -> None:
         source=row.source,
         sub_source=row.sub_source,
         created_at=m["created_at"] or m["qualified_at"] or m["opportunity_at"],
+        company=row.company,
         **row.lead,
     )
-    if row.company is not None:
-        # lead_upsert re-links (and re-saves) a lead whenever a company is given; only link once.
-        domain = normalize_domain(row.company.domain)
-        if lead.account is not None and lead.account.domain == domain:
-            account_upsert(company=row.company)
-        else:
-            lead, _ = lead_upsert(email=row.email, company=row.company)
     if m["qualified_at"] is not None and not lead.qualifications.filter(qualified_at=m["qualified_at"]).exists():
         qualification_open(
             lead_id=lead.pk,
