@@ -12,7 +12,7 @@ from django.db.models import Exists, F, Max, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.services import job_advance, job_create, job_start, job_succeed
+from jobs.services import job_advance, job_create, job_enqueue, job_set_task, job_start, job_succeed
 
 from . import classifier
 from .choices import (
@@ -155,11 +155,16 @@ def lead_upsert(
     }
     if sub_source and not lead.sub_source:
         changes["sub_source"] = sub_source
+    if not created and created_at is not None and created_at < lead.created_at:
+        # A touch delivered late: the lead was known from then, whatever order touches arrive in.
+        changes["created_at"] = created_at
     if traits and {**lead.traits, **traits} != lead.traits:
         changes["traits"] = {**lead.traits, **traits}
-    account_changed = False
+    changed_account: Account | None = None
     if company is not None:
         account, account_changed = _account_upsert(company)
+        if account_changed:
+            changed_account = account
         if account.pk != lead.account_id:
             changes["account"] = account
     elif lead.account_id is None:
@@ -170,9 +175,9 @@ def lead_upsert(
         for name, value in changes.items():
             setattr(lead, name, value)
         lead.save(update_fields=[*changes, "updated_at"])
-    if account_changed:
+    if changed_account is not None:
         # Fit reads the account, so every lead of a changed account is scored again.
-        request_classification(Lead.objects.filter(account_id=lead.account_id).values_list("pk", flat=True))
+        request_classification(Lead.objects.filter(account=changed_account).values_list("pk", flat=True))
     elif created or changes:
         request_classification([lead.pk])
     return lead, created
@@ -559,15 +564,14 @@ def ruleset_publish(*, ruleset_id: int, user: "AbstractBaseUser | None" = None, 
         published_at=now,
         job=job,
     )
+    job_set_task(job=job, task_name="leads.tasks.reevaluate_after_publish", args=[job.pk])
     transaction.on_commit(lambda: _enqueue_reevaluation(job.pk))
     job.refresh_from_db()
     return job
 
 
 def _enqueue_reevaluation(job_id: int) -> None:
-    from .tasks import reevaluate_after_publish
-
-    reevaluate_after_publish.delay(job_id)
+    job_enqueue(job_id=job_id)
 
 
 def leads_to_reevaluate() -> "QuerySet[Lead]":
@@ -582,6 +586,8 @@ def ruleset_reevaluate(*, job_id: int, chunk_size: int = REEVALUATE_CHUNK) -> in
     Runs again from the marks after a crash: leads classified before it are not done twice.
     """
     job = Job.objects.get(pk=job_id)
+    if job.is_finished:
+        return 0
     marked_at = datetime.fromisoformat(job.parameters["marked_at"])
     pending = Lead.objects.filter(classification_requested_at__lte=marked_at).filter(
         Q(classified_at__isnull=True) | Q(classified_at__lt=F("classification_requested_at"))
