@@ -59,7 +59,7 @@ bench: install-dev
 	DJANGO_SETTINGS_MODULE=funnel.settings.test $(BIN)/python -m benchmarks $(BENCH)
 
 fuzz: install-dev
-	DJANGO_SETTINGS_MODULE=funnel.settings.test HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=funnel.settings.test HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest -m fuzz --hypothesis-show-statistics $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .mypy_cache .ruff_cache

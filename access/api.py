@@ -3,10 +3,13 @@
 Every error is ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (docs/api.md, "Errors").
 """
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.authtoken.models import Token
 from rest_framework.permissions import BasePermission
@@ -19,6 +22,8 @@ from leads.errors import FunnelError, IllegalTransition
 from leads.transitions import Actor
 
 from .roles import Role, has_role
+
+logger = logging.getLogger(__name__)
 
 
 class _RolePermission(BasePermission):
@@ -89,8 +94,28 @@ ERROR_CODES = {
 }
 
 
+# A database that cannot be reached (down, restarting, connection dropped): the client may retry.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable. Try again in a few seconds."
+RETRY_AFTER_SECONDS = 5
+
+
+def log_database_unavailable(*, method: str | None, path: str, error: Exception) -> None:
+    """One line, not a traceback: an outage is expected and the cause is in the message."""
+    lines = str(error).strip().splitlines()
+    logger.warning("Database unavailable for %s %s: %s", method, path, lines[0] if lines else type(error).__name__)
+
+
 def funnel_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's exception handler, in the funnel's error format; domain errors become 400 or 409."""
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        request = context.get("request")
+        log_database_unavailable(method=getattr(request, "method", None), path=getattr(request, "path", ""), error=exc)
+        return Response(
+            error_body("database_unavailable", DATABASE_UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, FunnelError):
         status_code = status.HTTP_409_CONFLICT if isinstance(exc, IllegalTransition) else status.HTTP_400_BAD_REQUEST
         fields = {exc.field: [exc.message]} if exc.field else {}
@@ -112,3 +137,13 @@ def funnel_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
 def json_error(request: HttpRequest, status_code: int, code: str, message: str) -> JsonResponse:
     """An error in the API's format, for views outside DRF (webhooks, the Segment endpoint)."""
     return JsonResponse(error_body(code, message), status=status_code)
+
+
+MACHINE_PATH_PREFIXES = ("/api/", "/segment/", "/webhooks/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: an unknown URL under the machine-facing prefixes gets a JSON error; pages keep Django's 404."""
+    if request.path.startswith(MACHINE_PATH_PREFIXES):
+        return json_error(request, status.HTTP_404_NOT_FOUND, "not_found", "No such resource.")
+    return defaults.page_not_found(request, exception)

@@ -11,3 +11,5 @@ urlpatterns = [
     path("opportunities/", include("opportunities.urls")),
     path("dashboard/", include("reporting.urls")),
 ]
+
+handler404 = "access.api.not_found"

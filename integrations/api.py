@@ -1,6 +1,6 @@
 """The ingestion REST API (docs/api.md, "Ingestion"): leads, activities one at a time or in batches, meetings."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from opportunities.models import Opportunity
 from opportunities.services import meeting_book
 
 from .http import IngestThrottle, LimitedJSONParser
-from .parsing import InputError, parse_activity, parse_timestamp
+from .parsing import MAX_FUTURE, MAX_SCHEDULED_AHEAD, InputError, parse_activity, parse_timestamp
 from .selectors import activities_for_api, lead_with_history, leads_for_api
 
 
@@ -34,9 +34,13 @@ from .selectors import activities_for_api, lead_with_history, leads_for_api
 class AwareDateTimeField(serializers.Field):
     """ISO 8601 with a UTC offset; a naive or absurdly future timestamp is refused."""
 
+    def __init__(self, *, max_future: timedelta = MAX_FUTURE, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_future = max_future
+
     def to_internal_value(self, data: Any) -> datetime:
         try:
-            return parse_timestamp(data, now=timezone.now())
+            return parse_timestamp(data, now=timezone.now(), max_future=self.max_future)
         except ValueError as error:
             raise serializers.ValidationError(str(error)) from error
 
@@ -223,7 +227,7 @@ ACTIVITY_IN_FIELDS: dict[str, serializers.Field] = {
 class MeetingInSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     booked_at = AwareDateTimeField(required=False)
-    scheduled_for = AwareDateTimeField(required=False)
+    scheduled_for = AwareDateTimeField(required=False, max_future=MAX_SCHEDULED_AHEAD)
     external_id = serializers.CharField(max_length=255, required=False)
     source_system = serializers.CharField(max_length=50, required=False)
 
@@ -235,6 +239,16 @@ class ReadOrIngest(BasePermission):
         if request.method in SAFE_METHODS:
             return IsFunnelReader().has_permission(request, view)
         return IsRevOpsAdmin().has_permission(request, view)
+
+
+# 201 when recorded or booked now; 200 for a duplicate activity or an opportunity that was already open.
+ACTIVITY_RECORDED = inline_serializer(
+    "ActivityCreated", {"id": serializers.IntegerField(), "duplicate": serializers.BooleanField()}
+)
+MEETING_BOOKED = inline_serializer(
+    "MeetingBooked",
+    {"opportunity_id": serializers.IntegerField(allow_null=True), "created": serializers.BooleanField()},
+)
 
 
 class IngestView(APIView):
@@ -318,11 +332,7 @@ class ActivityListCreate(IngestView, generics.ListAPIView[Activity]):
 
     @extend_schema(
         request=inline_serializer("ActivityIn", ACTIVITY_IN_FIELDS),
-        responses={
-            201: inline_serializer(
-                "ActivityCreated", {"id": serializers.IntegerField(), "duplicate": serializers.BooleanField()}
-            )
-        },
+        responses={201: ACTIVITY_RECORDED, 200: ACTIVITY_RECORDED},
     )
     def post(self, request: Request) -> Response:
         try:
@@ -390,12 +400,7 @@ class ActivityBatch(IngestView):
 class MeetingCreate(IngestView):
     @extend_schema(
         request=MeetingInSerializer,
-        responses={
-            201: inline_serializer(
-                "MeetingBooked",
-                {"opportunity_id": serializers.IntegerField(allow_null=True), "created": serializers.BooleanField()},
-            )
-        },
+        responses={201: MEETING_BOOKED, 200: MEETING_BOOKED},
     )
     def post(self, request: Request) -> Response:
         serializer = MeetingInSerializer(data=_body_object(request))

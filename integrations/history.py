@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from access.parsers import without_nul
 from leads.choices import Source
 from leads.errors import FunnelError
 from leads.services import CompanyData, lead_upsert, qualification_open
@@ -31,7 +32,7 @@ from opportunities.services import (
     opportunity_win,
 )
 
-from .parsing import parse_email
+from .parsing import MAX_EMPLOYEE_COUNT, parse_email
 
 IMPORT_SOURCE_SYSTEM = "import"
 CHUNK_ROWS = 250
@@ -64,6 +65,19 @@ COLUMNS = (
     "amount",
     "reason",
 )
+
+# The widths of the columns the values are stored in.
+MAX_LENGTHS = {
+    "first_name": 150,
+    "last_name": 150,
+    "title": 255,
+    "company_domain": 253,
+    "company_name": 255,
+    "industry": 100,
+    "sub_source": 255,
+    "bucket": 50,
+}
+MAX_AMOUNT = Decimal(10) ** 12  # Opportunity.amount: 14 digits, 2 of them decimals
 
 
 class RowError(ValueError):
@@ -110,17 +124,35 @@ def parse_moment(value: str, *, column: str) -> datetime | None:
 def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str] | None, str | None]]:
     """(line number, row, problem) for each CSV record; the header is line 1."""
     reader = csv.DictReader(lines)
-    missing = {"email"} - set(reader.fieldnames or [])
-    if missing:
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as error:
+        yield 1, None, f"The header cannot be read: {error}."
+        return
+    if "email" not in header:
         yield 1, None, "The file has no 'email' column."
         return
     line = 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:  # e.g. a field beyond csv.field_size_limit(); the reader goes on after it
+            start, line = line + 1, reader.line_num
+            yield start, None, f"The row cannot be read: {error}."
+            continue
         start, line = line + 1, reader.line_num
         if None in record:
             yield start, None, "The row has more values than the header has columns."
             continue
-        yield start, {key: (value or "").strip() for key, value in record.items()}, None
+        yield start, {key: without_nul((value or "").strip()) for key, value in record.items()}, None
+
+
+def _check_lengths(record: dict[str, str]) -> None:
+    for column, limit in MAX_LENGTHS.items():
+        if len(record.get(column) or "") > limit:
+            raise RowError(f"{column}: at most {limit} characters.")
 
 
 def parse_row(line: int, record: dict[str, str]) -> HistoryRow:
@@ -147,8 +179,11 @@ def parse_row(line: int, record: dict[str, str]) -> HistoryRow:
         amount = Decimal(amount_text) if amount_text else None
     except (ValueError, InvalidOperation):
         raise RowError("employee_count and amount must be numbers.") from None
-    if employee_count is not None and employee_count < 0:
-        raise RowError("employee_count cannot be negative.")
+    if employee_count is not None and not 0 <= employee_count <= MAX_EMPLOYEE_COUNT:
+        raise RowError(f"employee_count must be between 0 and {MAX_EMPLOYEE_COUNT}.")
+    if amount is not None and not (amount.is_finite() and abs(amount) < MAX_AMOUNT):
+        raise RowError(f"amount must be a number below {MAX_AMOUNT}.")
+    _check_lengths(record)
     country = record.get("country", "")
     if country and len(country) != 2:
         raise RowError(f"country: '{country}' is not an ISO 3166-1 alpha-2 code.")

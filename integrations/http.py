@@ -15,6 +15,8 @@ from rest_framework.request import Request
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from access.parsers import json_without_nul
+
 
 class RequestTooLarge(APIException):
     status_code = 413
@@ -46,10 +48,19 @@ def decode_json(raw: bytes, *, content_encoding: str) -> Any:
             raise ParseError(f"The gzip body cannot be read: {error}") from error
         if len(raw) > limit:
             raise RequestTooLarge(f"The decompressed request body is larger than {limit} bytes.")
+    return parse_json(raw)
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON in ``raw``, with NUL replaced in strings; ParseError when it is not usable JSON."""
     try:
-        return json.loads(raw)
+        payload = json.loads(raw)
+        # Only a "\u0000" escape puts a NUL in a string: JSON refuses raw control characters.
+        return json_without_nul(payload) if b"\\u0000" in raw else payload
     except (ValueError, UnicodeDecodeError) as error:
         raise ParseError(f"Malformed JSON: {error}") from error
+    except RecursionError:
+        raise ParseError("The JSON is nested too deeply.") from None
 
 
 class LimitedJSONParser(BaseParser):

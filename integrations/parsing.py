@@ -12,7 +12,11 @@ from leads.ingest import ActivityInput
 
 # A timestamp further ahead than this is a client bug, not clock skew.
 MAX_FUTURE = timedelta(days=1)
+# Meetings are booked ahead, but not by more than this.
+MAX_SCHEDULED_AHEAD = timedelta(days=366)
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+# More would overflow the database column; no company is that large.
+MAX_EMPLOYEE_COUNT = 10_000_000
 KINDS = frozenset(ActivityKind.values)
 
 FieldErrors = dict[str, list[str]]
@@ -37,8 +41,8 @@ def parse_email(value: Any) -> str:
     return email
 
 
-def parse_timestamp(value: Any, *, now: datetime) -> datetime:
-    """An ISO 8601 timestamp with a UTC offset, not absurdly far in the future."""
+def parse_timestamp(value: Any, *, now: datetime, max_future: timedelta = MAX_FUTURE) -> datetime:
+    """An ISO 8601 timestamp with a UTC offset, no more than ``max_future`` ahead of ``now``."""
     if not isinstance(value, str):
         raise ValueError("Expected an ISO 8601 timestamp with a UTC offset.")
     try:
@@ -47,11 +51,12 @@ def parse_timestamp(value: Any, *, now: datetime) -> datetime:
         raise ValueError(f"'{value}' is not an ISO 8601 timestamp.") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("The timestamp must include a UTC offset (e.g. 'Z' or '+02:00').")
-    if moment > now + MAX_FUTURE:
+    if moment > now + max_future:
         raise ValueError("The timestamp is too far in the future.")
     if moment < EARLIEST:
         raise ValueError("The timestamp is too far in the past.")
-    return moment
+    # Python accepts offsets up to 24 hours, PostgreSQL only up to 16; the instant is what is stored.
+    return moment.astimezone(UTC)
 
 
 def _text(value: Any, *, max_length: int, required: bool) -> str:

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from access.decorators import role_required
+from access.parsers import without_nul
 from access.roles import Role
 
 from .models import ImportIssueLevel, ImportRun
@@ -24,7 +25,7 @@ class HistoryUploadForm(forms.Form):
         if upload.size > MAX_UPLOAD_BYTES:
             raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
         try:
-            return str(upload.name or "upload.csv"), upload.read().decode("utf-8-sig")
+            return str(upload.name or "upload.csv"), without_nul(upload.read().decode("utf-8-sig"))
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
 
@@ -36,7 +37,13 @@ def history_upload(request: HttpRequest) -> HttpResponse:
         file_name, content = form.cleaned_data["file"]
         user = request.user if isinstance(request.user, AbstractBaseUser) else None
         run = import_run_create(file_name=file_name, content=content, user=user)
-        messages.success(request, f"'{run.file_name}' is being imported.")
+        job = run.job
+        if job is not None:
+            job.refresh_from_db()
+        if job is not None and job.waits_for_queue:
+            messages.warning(request, f"'{run.file_name}': {job.message}")
+        else:
+            messages.success(request, f"'{run.file_name}' is being imported.")
         return redirect("integrations:import-detail", pk=run.pk)
     runs = ImportRun.objects.select_related("job").defer("content")[:20]
     return render(request, "integrations/import_upload.html", {"form": form, "runs": runs})

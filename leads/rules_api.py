@@ -19,7 +19,7 @@ from .services import signed_in
 
 
 class RulesetSerializer(serializers.ModelSerializer[Ruleset]):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True, allow_null=True)
 
     class Meta:
         model = Ruleset
@@ -62,7 +62,7 @@ class RulesetList(APIView):
 class RulesetActive(APIView):
     permission_classes = [IsRevOpsAdmin]
 
-    @extend_schema(operation_id="rulesets_active", responses=RulesetSerializer)
+    @extend_schema(operation_id="rulesets_active", responses={200: RulesetSerializer, 404: None})
     def get(self, request: Request) -> Response:
         ruleset = selectors.ruleset_active()
         if ruleset is None:
@@ -122,7 +122,12 @@ class RulesetPublish(APIView):
         request=None,
         responses={
             202: inline_serializer(
-                "RulesetPublishAccepted", {"job_id": serializers.IntegerField(), "status": serializers.CharField()}
+                "RulesetPublishAccepted",
+                {
+                    "job_id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "message": serializers.CharField(),
+                },
             )
         },
     )
@@ -132,4 +137,7 @@ class RulesetPublish(APIView):
             job = services.ruleset_publish(ruleset_id=pk, user=signed_in(request.user))
         except RulesetInvalid as error:
             return invalid_ruleset(error)
-        return Response({"job_id": job.pk, "status": job.status}, status=status.HTTP_202_ACCEPTED)
+        job.refresh_from_db()
+        return Response(
+            {"job_id": job.pk, "status": job.status, "message": job.message}, status=status.HTTP_202_ACCEPTED
+        )

@@ -1,8 +1,11 @@
+from typing import Any
+
 from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +24,12 @@ WEEK_PARAMETERS = [
 ]
 JOB_ACCEPTED = inline_serializer(
     "WeeklyReportRefreshAccepted",
-    {"job_id": serializers.IntegerField(), "status": serializers.CharField(), "url": serializers.CharField()},
+    {
+        "job_id": serializers.IntegerField(),
+        "status": serializers.CharField(),
+        "message": serializers.CharField(),
+        "url": serializers.CharField(),
+    },
 )
 
 
@@ -66,6 +74,17 @@ class WeeklyReportCsv(APIView):
         return response
 
 
+def request_body_fields(request: Request) -> dict[str, Any]:
+    """The body's fields: a form, or a JSON object (an empty body has none)."""
+    if isinstance(request.data, QueryDict):
+        return request.data.dict()
+    if isinstance(request.data, dict):
+        return request.data
+    if request.data is None:
+        return {}
+    raise ValidationError({"non_field_errors": ["Expected a JSON object."]})
+
+
 class WeeklyReportRefresh(APIView):
     """Queue a rebuild of the weeks in range (default: the trailing twelve); 202 with the job."""
 
@@ -79,12 +98,18 @@ class WeeklyReportRefresh(APIView):
         responses={202: JOB_ACCEPTED},
     )
     def post(self, request: Request) -> Response:
-        body = request.data.dict() if isinstance(request.data, QueryDict) else dict(request.data or {})
+        body = request_body_fields(request)
         weeks = parse_week_range({**request.query_params.dict(), **body})
         job = weekly_report_rebuild_queue(
             first_monday=weeks.first_monday, last_monday=weeks.last_monday, user=request.user
         )
+        job.refresh_from_db()
         return Response(
-            {"job_id": job.pk, "status": job.status, "url": reverse("api-job-detail", args=[job.pk])},
+            {
+                "job_id": job.pk,
+                "status": job.status,
+                "message": job.message,
+                "url": reverse("api-job-detail", args=[job.pk]),
+            },
             status=status.HTTP_202_ACCEPTED,
         )

@@ -27,4 +27,9 @@ class Command(BaseCommand):
         if not file.is_file():
             raise CommandError(f"{file} is not a file.")
         with file.open(newline="", encoding="utf-8-sig") as handle:
-            write_report(self, history_import_file(lines=handle, name=file.name))
+            try:
+                report = history_import_file(lines=handle, name=file.name)
+            except UnicodeDecodeError:
+                # Rows before the bad bytes may be in; importing again once the file is UTF-8 is safe.
+                raise CommandError(f"{file} is not UTF-8 text; save it as UTF-8 and import it again.") from None
+        write_report(self, report)
