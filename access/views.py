@@ -1,3 +1,8 @@
+import math
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -56,3 +61,15 @@ def _broker_ok() -> bool:
         return True
     except Exception:
         return False
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: dict[str, Any] | None = None
+) -> HttpResponse:
+    """django-axes's answer to a login locked out for too many bad passwords: a page, with Retry-After."""
+    cool_off: timedelta = settings.AXES_COOLOFF_TIME
+    minutes = max(1, math.ceil(cool_off.total_seconds() / 60))
+    context = {"username": (credentials or {}).get("username", ""), "minutes": minutes}
+    response = render(request, "access/locked_out.html", context, status=429)
+    response["Retry-After"] = str(int(cool_off.total_seconds()))
+    return response
