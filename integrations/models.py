@@ -33,6 +33,8 @@ class SegmentIdentity(models.Model):
     user_id = models.CharField(max_length=255)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The timestamp of the newest identify applied: an older one delivered late only fills gaps.
+    identified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "Segment identities"

@@ -1,5 +1,6 @@
 """Writes of the integrations app: integrations and their secrets, and the Segment-compatible door."""
 
+import io
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -11,8 +12,16 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 
-from jobs.services import job_advance, job_create, job_fail, job_start, job_succeed
-from leads.choices import ActivityKind
+from jobs.services import (
+    job_advance,
+    job_create,
+    job_enqueue_on_commit,
+    job_fail,
+    job_is_finished,
+    job_start,
+    job_succeed,
+)
+from leads.choices import CHANNEL_OF_KIND, ActivityKind
 from leads.errors import InvalidInput
 from leads.ingest import ActivityInput, activities_record_batch
 from leads.models import Activity, Lead
@@ -24,7 +33,7 @@ from .choices import IntegrationKind
 from .history import ImportReport, history_import, read_rows
 from .models import ImportIssue, ImportIssueLevel, ImportRun, Integration, PendingSegmentEvent, SegmentIdentity
 from .olist import olist_records
-from .parsing import InputError, parse_email, parse_timestamp
+from .parsing import MAX_EMPLOYEE_COUNT, InputError, parse_email, parse_timestamp
 
 SEGMENT_SOURCE_SYSTEM = "segment"
 MEETING_CANCELED = "Meeting Canceled"
@@ -70,8 +79,9 @@ def segment_parse(raw: Any, *, now: datetime) -> SegmentMessage:
         raise InputError({"non_field_errors": ["Expected a JSON object."]})
     errors: dict[str, list[str]] = {}
     kind = raw.get("type")
-    if kind not in SEGMENT_TYPES:
+    if not isinstance(kind, str) or kind not in SEGMENT_TYPES:
         errors["type"] = [f"Unknown call type {kind!r}."]
+        kind = None
     message_id = raw.get("messageId")
     if not isinstance(message_id, str) or not message_id or len(message_id) > 255:
         errors["messageId"] = ["A messageId (a string of at most 255 characters) is required."]
@@ -91,15 +101,15 @@ def segment_parse(raw: Any, *, now: datetime) -> SegmentMessage:
     for name in ("properties", "traits"):
         if raw.get(name) is not None and not isinstance(raw[name], dict):
             errors[name] = ["Expected a JSON object."]
+    traits: dict[str, Any] = raw["traits"] if isinstance(raw.get("traits"), dict) else {}
     if kind == "identify":
-        traits = raw.get("traits")
         try:
-            parse_email(traits.get("email") if isinstance(traits, dict) else None)
+            parse_email(traits.get("email"))
         except ValueError as error:
             errors["traits.email"] = [str(error)]
     if kind == "group":
         try:
-            _company_from_traits(raw.get("traits") or {})
+            _company_from_traits(traits)
         except ValueError as error:
             errors["traits.domain"] = [str(error)]
     if errors:
@@ -119,7 +129,9 @@ def _company_from_traits(traits: dict[str, Any]) -> CompanyData:
     return CompanyData(
         domain=domain,
         name=str(traits["name"])[:255] if traits.get("name") else None,
-        employee_count=int(employees) if isinstance(employees, int | float) and employees >= 0 else None,
+        employee_count=int(employees)
+        if isinstance(employees, int | float) and 0 <= employees <= MAX_EMPLOYEE_COUNT
+        else None,
         industry=str(traits["industry"])[:100].lower() if traits.get("industry") else None,
         country=country if isinstance(country, str) and len(country) == 2 else None,
         traits={key: value for key, value in traits.items() if key not in known},
@@ -140,7 +152,16 @@ def _activity_from_track(message: SegmentMessage, email: str) -> ActivityInput:
     )
 
 
-def _identify(integration: Integration, message: SegmentMessage) -> Lead:
+@dataclass(frozen=True)
+class _Profile:
+    email: str
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    traits: dict[str, Any]
+
+
+def _profile(message: SegmentMessage) -> _Profile:
     traits = dict(message.raw.get("traits") or {})
     email = parse_email(traits.pop("email"))
     first_name, last_name = traits.pop("firstName", None), traits.pop("lastName", None)
@@ -148,15 +169,50 @@ def _identify(integration: Integration, message: SegmentMessage) -> Lead:
     if isinstance(full_name, str) and first_name is None and last_name is None:
         first_name, _, last_name = full_name.strip().partition(" ")
     title = traits.pop("title", None)
-    lead, _ = lead_upsert(
+    return _Profile(
         email=email,
         first_name=str(first_name)[:150] if first_name else None,
         last_name=str(last_name)[:150] if last_name else None,
         title=str(title)[:255] if title else None,
         traits=traits,
+    )
+
+
+def _identify(integration: Integration, message: SegmentMessage) -> Lead:
+    profile = _profile(message)
+    identity = (
+        SegmentIdentity.objects.select_for_update()
+        .select_related("lead")
+        .filter(integration=integration, user_id=message.user_id)
+        .first()
+    )
+    if identity is not None and identity.identified_at is not None and message.timestamp < identity.identified_at:
+        return _identify_late(identity.lead, profile, at=message.timestamp)
+    lead, _ = lead_upsert(
+        email=profile.email,
+        first_name=profile.first_name,
+        last_name=profile.last_name,
+        title=profile.title,
+        traits=profile.traits,
         created_at=message.timestamp,
     )
-    SegmentIdentity.objects.update_or_create(integration=integration, user_id=message.user_id, defaults={"lead": lead})
+    SegmentIdentity.objects.update_or_create(
+        integration=integration, user_id=message.user_id, defaults={"lead": lead, "identified_at": message.timestamp}
+    )
+    return lead
+
+
+def _identify_late(lead: Lead, profile: _Profile, *, at: datetime) -> Lead:
+    """An identify older than one already applied fills only what the newer one left empty,
+    so the lead ends as if the two had arrived in order."""
+    lead, _ = lead_upsert(
+        email=lead.email,
+        first_name=None if lead.first_name else profile.first_name,
+        last_name=None if lead.last_name else profile.last_name,
+        title=None if lead.title else profile.title,
+        traits={key: value for key, value in profile.traits.items() if key not in lead.traits},
+        created_at=at,
+    )
     return lead
 
 
@@ -268,10 +324,16 @@ def calendly_invitee_created(
     )
 
 
+@transaction.atomic
 def calendly_invitee_canceled(
-    *, integration: Integration, email: str, invitee_uri: str, canceled_at: datetime, reason: str
+    *, integration: Integration, email: str, invitee_uri: str, booked_at: datetime, canceled_at: datetime, reason: str
 ) -> tuple[Activity, bool]:
-    """A canceled Calendly booking is a ``Meeting Canceled`` activity, recorded once per invitee."""
+    """A canceled Calendly booking is a ``Meeting Canceled`` activity, recorded once per invitee.
+
+    A cancellation delivered before its booking creates the lead as the booking would have (the
+    meeting's channel, the booking time), so the lead ends the same in either order.
+    """
+    lead_upsert(email=email, source=CHANNEL_OF_KIND[ActivityKind.MEETING], created_at=booked_at)
     return activity_record(
         email=email,
         kind=ActivityKind.OTHER,
@@ -290,11 +352,9 @@ def _import_actor(name: str) -> Actor:
 @transaction.atomic
 def import_run_create(*, file_name: str, content: str, user: AbstractBaseUser | None) -> ImportRun:
     """Keep an uploaded CSV and queue its import as a job with progress."""
-    from .tasks import run_history_import
-
     job = job_create(kind="history_import", parameters={"file_name": file_name}, user=user)
     run = ImportRun.objects.create(job=job, file_name=file_name[:255], content=content)
-    transaction.on_commit(lambda: run_history_import.delay(run.pk))
+    job_enqueue_on_commit(job=job, task_name="integrations.tasks.run_history_import", args=[run.pk])
     return run
 
 
@@ -302,7 +362,10 @@ def import_run_execute(*, run_id: int) -> int:
     """Import a kept CSV, recording progress on its job and every warning and error by line."""
     run = ImportRun.objects.get(pk=run_id)
     job_id = run.job_id
-    lines = run.content.splitlines()
+    if job_id is not None and job_is_finished(job_id=job_id):
+        return 0
+    # Split where the csv module does; str.splitlines() also splits at characters like U+2028 inside cells.
+    lines = io.StringIO(run.content, newline="").readlines()
     if job_id is not None:
         job_start(job_id=job_id, total=max(len(lines) - 1, 0), message="Importing.")
     ImportIssue.objects.filter(run=run).delete()

@@ -8,7 +8,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,6 +16,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import ParseError
 
 from access.api import json_error
 from leads.choices import ActivityKind
@@ -24,9 +25,9 @@ from leads.services import activity_record
 
 from . import signatures
 from .choices import IntegrationKind
-from .http import body_limit, declared_length
+from .http import body_limit, declared_length, parse_json
 from .models import Integration
-from .parsing import parse_email, parse_timestamp
+from .parsing import MAX_FUTURE, MAX_SCHEDULED_AHEAD, parse_email, parse_timestamp
 from .services import calendly_invitee_canceled, calendly_invitee_created
 
 Verifier = Callable[[HttpRequest, bytes, str], bool]
@@ -61,9 +62,9 @@ def _signed_webhook(kind: str, verify: Verifier) -> Callable[[Handler], Callable
             if integration is None:
                 return json_error(request, 401, "invalid_signature", "The signature is missing, wrong or too old.")
             try:
-                payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as error:
-                return json_error(request, 400, "parse_error", f"Malformed JSON: {error}")
+                payload = parse_json(body)
+            except ParseError as error:
+                return json_error(request, 400, "parse_error", str(error.detail))
             try:
                 return handle(integration, payload)
             except (PayloadError, ValueError, FunnelError) as error:
@@ -110,8 +111,8 @@ def _required(data: Any, *path: str) -> Any:
     return value
 
 
-def _moment(value: Any) -> datetime:
-    return parse_timestamp(value, now=timezone.now())
+def _moment(value: Any, *, max_future: timedelta = MAX_FUTURE) -> datetime:
+    return parse_timestamp(value, now=timezone.now(), max_future=max_future)
 
 
 @_signed_webhook(IntegrationKind.CALENDLY, _calendly_verify)
@@ -120,14 +121,15 @@ def calendly(integration: Integration, payload: Any) -> JsonResponse:
     invitee = _required(payload, "payload")
     email = parse_email(_required(invitee, "email"))
     uri = str(_required(invitee, "uri"))[:255]
+    booked_at = _moment(_required(invitee, "created_at"))
     if event == "invitee.created":
         start = _get(invitee, "scheduled_event", "start_time")
         booking = calendly_invitee_created(
             integration=integration,
             email=email,
             invitee_uri=uri,
-            booked_at=_moment(_required(invitee, "created_at")),
-            scheduled_for=_moment(start) if start else None,
+            booked_at=booked_at,
+            scheduled_for=_moment(start, max_future=MAX_SCHEDULED_AHEAD) if start else None,
         )
         opportunity_id = booking.opportunity.pk if booking.opportunity else None
         return JsonResponse({"opportunity_id": opportunity_id, "created": booking.created})
@@ -137,6 +139,7 @@ def calendly(integration: Integration, payload: Any) -> JsonResponse:
             integration=integration,
             email=email,
             invitee_uri=uri,
+            booked_at=booked_at,
             canceled_at=_moment(canceled_at),
             reason=str(_get(invitee, "cancellation", "reason") or "")[:500],
         )
