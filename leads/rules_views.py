@@ -148,7 +148,11 @@ def ruleset_publish(request: HttpRequest, pk: int) -> HttpResponse:
         except IllegalTransition as error:
             messages.error(request, error.message)
             return redirect("rules:detail", pk=pk)
-        messages.success(request, f"v{ruleset.version} is now the active ruleset. Leads are being re-evaluated.")
+        job.refresh_from_db()
+        if job.waits_for_queue:
+            messages.warning(request, f"v{ruleset.version} is now the active ruleset. {job.message}")
+        else:
+            messages.success(request, f"v{ruleset.version} is now the active ruleset. Leads are being re-evaluated.")
         return redirect("rules:job", pk=job.pk)
     context = {
         "ruleset": ruleset,

@@ -9,13 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.services import job_advance, job_create, job_start, job_succeed
+from jobs.services import job_advance, job_create, job_enqueue_on_commit, job_set_task, job_start, job_succeed
 
 from .choices import REBUILD_JOB_KIND, Dimension
 from .engine import compute_weekly_report
 from .models import WeeklyReportRow
 from .selectors import report_time_zone
 from .stats import iso_week_label, mondays_between, week_monday
+
+REBUILD_TASK = "reporting.tasks.rebuild_weekly_report"
 
 
 @dataclass(frozen=True)
@@ -94,19 +96,18 @@ def weekly_report_rebuild_job(
     """A job that tracks the rebuild of ``first_monday``..``last_monday``."""
     parameters = {"from": iso_week_label(first_monday), "to": iso_week_label(last_monday), "trigger": trigger}
     creator = user if isinstance(user, AbstractBaseUser) else None
-    return job_create(kind=REBUILD_JOB_KIND, parameters=parameters, user=creator)
+    job = job_create(kind=REBUILD_JOB_KIND, parameters=parameters, user=creator)
+    job_set_task(job=job, task_name=REBUILD_TASK, args=[job.pk, parameters["from"], parameters["to"]])
+    return job
 
 
 def weekly_report_rebuild_queue(
     *, first_monday: date, last_monday: date, user: AbstractBaseUser | AnonymousUser | None = None
 ) -> Job:
     """Queue a rebuild (the refresh button and endpoint); the task is sent once the job is committed."""
-    from .tasks import rebuild_weekly_report
-
     with transaction.atomic():
         job = weekly_report_rebuild_job(
             first_monday=first_monday, last_monday=last_monday, trigger="request", user=user
         )
-        first_week, last_week = iso_week_label(first_monday), iso_week_label(last_monday)
-        transaction.on_commit(lambda: rebuild_weekly_report.delay(job.pk, first_week, last_week))
+        job_enqueue_on_commit(job=job, task_name=job.task_name, args=job.task_args)
     return job

@@ -2,7 +2,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from funnel.celery import RETRIED_ON_DATABASE_ERRORS
-from jobs.services import job_fail
+from jobs.services import job_fail, job_is_finished
 
 from .services import default_rebuild_range, weekly_report_rebuild, weekly_report_rebuild_job
 from .stats import parse_iso_week
@@ -16,6 +16,8 @@ from .stats import parse_iso_week
 )
 def rebuild_weekly_report(job_id: int, first_week: str, last_week: str) -> int:
     """Rebuild the snapshot rows of ``first_week``..``last_week`` for a job; safe to run twice."""
+    if job_is_finished(job_id=job_id):
+        return 0
     try:
         result = weekly_report_rebuild(
             first_monday=parse_iso_week(first_week), last_monday=parse_iso_week(last_week), job_id=job_id

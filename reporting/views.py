@@ -77,7 +77,11 @@ def reporting_refresh(request: HttpRequest) -> HttpResponse:
     form = DashboardFilterForm(request.POST)
     weeks, selected = form.week_range()
     job = weekly_report_rebuild_queue(first_monday=weeks.first_monday, last_monday=weeks.last_monday, user=request.user)
-    messages.success(request, f"Rebuilding {weeks.first_week} to {weeks.last_week}.")
+    job.refresh_from_db()
+    if job.waits_for_queue:
+        messages.warning(request, f"Rebuild of {weeks.first_week} to {weeks.last_week}: {job.message}")
+    else:
+        messages.success(request, f"Rebuilding {weeks.first_week} to {weeks.last_week}.")
     query = {
         "from": weeks.first_week,
         "to": weeks.last_week,

@@ -1,6 +1,7 @@
 """Settings shared by every environment. Every value comes from the environment."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "opportunities",
     "reporting",
     "integrations",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -48,10 +50,15 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "access.parsers.QueryWithoutNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A view that cannot reach the database answers 503 with Retry-After instead of 500.
+    "access.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "funnel.urls"
@@ -96,6 +103,19 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# Brute-force protection for every login (the login page, the admin, the test client's login()).
+# A username is locked from one address after LOGIN_FAILURE_LIMIT bad passwords, for
+# LOGIN_COOLOFF_MINUTES; another address, or another username, can still sign in.
+AUTHENTICATION_BACKENDS = [
+    "access.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "access.views.login_locked_out"
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -122,7 +142,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "access.api.funnel_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": [
+        "access.parsers.FunnelJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "access.schema.FunnelAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "ingest": os.environ.get("INGEST_THROTTLE_RATE", "1200/min"),
         "segment": os.environ.get("SEGMENT_THROTTLE_RATE", "1200/min"),
@@ -163,7 +188,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # A whole worker that dies holding a task gives it back after this many seconds (kombu's
 # default is an hour); PostgreSQL stays the source of truth and periodic sweeps catch the rest.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 20 * 60}
+# Socket timeouts and one quick publish retry make a request that enqueues give up at once when Redis
+# is down and within about two seconds when it hangs: the enqueue is logged and a sweep sends it later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 20 * 60,
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1,
+}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "classify-pending-leads": {
@@ -175,6 +207,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "leads.tasks.recycle_due_episodes",
         "schedule": 60 * 60,
         "options": {"expires": 50 * 60},
+    },
+    # A job whose task was lost (dead worker, broker outage) is sent again; see jobs.services.
+    "resume-stalled-jobs": {
+        "task": "jobs.tasks.resume_stalled_jobs",
+        "schedule": 60,
+        "options": {"expires": 50},
     },
     "replay-pending-segment-events": {
         "task": "integrations.tasks.replay_pending_segment_events",
