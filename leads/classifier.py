@@ -14,7 +14,7 @@ from itertools import groupby
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from . import scoring
@@ -142,16 +142,10 @@ def evaluate(
 
 
 def evaluate_leads(
-    rules: scoring.Rules, lead_ids: list[int], at: datetime, *, only_pending: bool = False
+    rules: scoring.Rules, lead_ids: list[int], at: datetime
 ) -> tuple[list[LeadEvaluation], dict[int, str]]:
-    """Evaluate leads at ``at``; returns the evaluations and the bucket of each open episode.
-
-    ``only_pending`` skips leads classified after their latest change: nothing new to see.
-    """
-    leads = Lead.objects.filter(pk__in=lead_ids)
-    if only_pending:
-        leads = leads.filter(pending_classification())
-    rows = list(leads.order_by("pk").values(*LEAD_FIELDS))
+    """Evaluate leads at ``at``; returns the evaluations and the bucket of each open episode."""
+    rows = list(Lead.objects.filter(pk__in=lead_ids).order_by("pk").values(*LEAD_FIELDS))
     ids = [row["pk"] for row in rows]
     if not ids:
         return [], {}
@@ -182,11 +176,6 @@ def evaluate_leads(
     return evaluations, open_buckets
 
 
-def pending_classification() -> Q:
-    """Leads whose latest change came after their latest classification (or never classified)."""
-    return Q(classified_at__isnull=True) | Q(classified_at__lte=F("classification_requested_at"))
-
-
 def classify(lead_ids: list[int]) -> int:
     """Classify these leads against the active ruleset; returns how many leads were seen."""
     from .services import EpisodeOpening, qualification_open, qualifications_open_many
@@ -194,8 +183,10 @@ def classify(lead_ids: list[int]) -> int:
     started = timezone.now()
     rules = active_rules()
     if rules is None:
-        return Lead.objects.filter(pk__in=lead_ids).update(classified_at=started)
-    evaluations, buckets = evaluate_leads(rules, sorted(set(lead_ids)), started, only_pending=True)
+        return _mark_seen(sorted(set(lead_ids)), started)
+    # Every lead asked for is evaluated, pending or not: a request's mark is written before its
+    # transaction commits, so a run that started in between looks newer than a change it never saw.
+    evaluations, buckets = evaluate_leads(rules, sorted(set(lead_ids)), started)
     openings = [
         EpisodeOpening(
             lead_id=evaluation.lead_id,
@@ -237,6 +228,20 @@ def classify(lead_ids: list[int]) -> int:
     return len(evaluations)
 
 
+def _mark_seen(lead_ids: list[int], at: datetime) -> int:
+    if connection.vendor != "postgresql":
+        return Lead.objects.filter(pk__in=lead_ids).update(classified_at=at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE leads_lead SET classified_at = %s
+            WHERE id IN (SELECT id FROM leads_lead WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE)
+            """,
+            [at, lead_ids],
+        )
+        return cursor.rowcount
+
+
 def _store_scores(
     evaluations: list[LeadEvaluation], buckets: dict[int, str], version: int | None, at: datetime
 ) -> None:
@@ -246,6 +251,8 @@ def _store_scores(
     if not values:
         return
     if connection.vendor == "postgresql":
+        # Locked in id order like request_classification's mark, so the two never deadlock; a
+        # lead that a run started later has already stored keeps that newer result.
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -254,20 +261,26 @@ def _store_scores(
                     ruleset_version = v.version, classified_at = %s
                 FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::varchar[], %s::int[])
                     AS v(id, fit, intent, bucket, version)
-                WHERE lead.id = v.id
+                WHERE lead.id = v.id AND lead.id IN (
+                    SELECT id FROM leads_lead WHERE id = ANY(%s) AND (classified_at IS NULL OR classified_at < %s)
+                    ORDER BY id FOR NO KEY UPDATE
+                )
                 """,
-                [at, *map(list, zip(*values, strict=True))],
+                [at, *map(list, zip(*values, strict=True)), [value[0] for value in values], at],
             )
         return
+    not_newer = Lead.objects.filter(Q(classified_at__isnull=True) | Q(classified_at__lt=at))
     if len(values) == 1:
         pk, fit, intent, bucket, ver = values[0]
-        Lead.objects.filter(pk=pk).update(
+        not_newer.filter(pk=pk).update(
             fit_score=fit, intent_score=intent, bucket=bucket, ruleset_version=ver, classified_at=at
         )
         return
+    storable = set(not_newer.filter(pk__in=[value[0] for value in values]).values_list("pk", flat=True))
     leads = [
         Lead(pk=pk, fit_score=fit, intent_score=intent, bucket=bucket, ruleset_version=ver, classified_at=at)
         for pk, fit, intent, bucket, ver in values
+        if pk in storable
     ]
     Lead.objects.bulk_update(
         leads, ["fit_score", "intent_score", "bucket", "ruleset_version", "classified_at"], batch_size=500

@@ -112,6 +112,30 @@ def test_classifying_twice_opens_one_episode():
     assert Qualification.objects.filter(lead=lead).count() == 1
 
 
+def test_a_lead_is_classified_when_asked_even_if_a_run_marked_it_seen_after_its_change():
+    publish()
+    lead = fitting_lead()
+    record(lead.email, "form", "Demo Request", 1, "a1")
+    # A run that started between the change's mark and its commit stored a later time.
+    Lead.objects.filter(pk=lead.pk).update(classified_at=timezone.now() + timedelta(seconds=1), bucket="")
+
+    leads_classify(lead_ids=[lead.pk])
+
+    assert Qualification.objects.filter(lead=lead).count() == 1
+
+
+def test_a_run_that_started_earlier_does_not_overwrite_a_newer_result():
+    publish()
+    lead = fitting_lead()
+    newer = timezone.now() + timedelta(hours=1)
+    Lead.objects.filter(pk=lead.pk).update(classified_at=newer, fit_score=-7)
+
+    leads_classify(lead_ids=[lead.pk])
+
+    lead.refresh_from_db()
+    assert (lead.classified_at, lead.fit_score) == (newer, -7)
+
+
 def test_a_lead_that_does_not_fit_stays_new_whatever_its_intent():
     publish()
     lead, _ = lead_upsert(email="someone@gmail.com", source="inbound")
