@@ -5,8 +5,8 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +16,7 @@ from leads.models import StageTransition
 
 from . import selectors, services
 from .models import Opportunity, ReasonCode
-from .permissions import may_act_on
+from .permissions import require_may_act
 
 
 class TransitionSerializer(serializers.ModelSerializer[StageTransition]):
@@ -31,8 +31,12 @@ class OpportunitySerializer(serializers.ModelSerializer[Opportunity]):
     source = serializers.CharField(source="funnel_source")  # type: ignore[assignment]
     sub_source = serializers.CharField(source="funnel_sub_source")
     bucket = serializers.CharField(source="funnel_bucket")
-    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    reason: serializers.SlugRelatedField[ReasonCode] = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    owner: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    reason: serializers.SlugRelatedField[ReasonCode] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Opportunity
@@ -114,30 +118,33 @@ class _Action(APIView):
     service: Callable[..., Opportunity]
 
     def post(self, request: Request, pk: int) -> Response:
-        opportunity = get_object_or_404(Opportunity, pk=pk)
-        if not may_act_on(request.user, opportunity):
-            raise PermissionDenied("This opportunity belongs to another rep.")
+        authorize = require_may_act(request.user)
+        authorize(get_object_or_404(Opportunity, pk=pk))
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        type(self).service(opportunity_id=pk, actor=request_actor(request), **data.validated_data)
+        type(self).service(opportunity_id=pk, actor=request_actor(request), authorize=authorize, **data.validated_data)
         moved = selectors.opportunities_for_api().get(pk=pk)
         return Response(OpportunityDetailSerializer(moved).data)
 
 
+@extend_schema_view(post=extend_schema(request=EffectiveTime, responses=OpportunityDetailSerializer))
 class Qualify(_Action):
     service = staticmethod(services.opportunity_qualify)
 
 
+@extend_schema_view(post=extend_schema(request=WithReason, responses=OpportunityDetailSerializer))
 class Disqualify(_Action):
     input_serializer = WithReason
     service = staticmethod(services.opportunity_disqualify)
 
 
+@extend_schema_view(post=extend_schema(request=WithAmount, responses=OpportunityDetailSerializer))
 class Win(_Action):
     input_serializer = WithAmount
     service = staticmethod(services.opportunity_win)
 
 
+@extend_schema_view(post=extend_schema(request=WithReason, responses=OpportunityDetailSerializer))
 class Lose(_Action):
     input_serializer = WithReason
     service = staticmethod(services.opportunity_lose)

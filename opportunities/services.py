@@ -5,6 +5,7 @@ against OPPORTUNITY_TRANSITIONS, and logs each step in the same transaction.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -29,6 +30,8 @@ from .choices import (
 from .models import Opportunity, ReasonCode
 
 MEETING_BOOKED = "Meeting Booked"
+# Raises (e.g. PermissionDenied) when the caller may not act on the locked opportunity.
+Authorize = Callable[[Opportunity], None]
 
 
 @dataclass(frozen=True)
@@ -95,37 +98,75 @@ def meeting_book(
     return Booking(activity=activity, opportunity=opportunity, created=True)
 
 
-def opportunity_qualify(*, opportunity_id: int, actor: Actor, at: datetime | None = None) -> Opportunity:
+def opportunity_qualify(
+    *, opportunity_id: int, actor: Actor, at: datetime | None = None, authorize: Authorize | None = None
+) -> Opportunity:
     """A rep confirms the fit: the opportunity becomes a Qualified Opportunity (QO)."""
-    return _move(opportunity_id=opportunity_id, target=OpportunityStage.QUALIFIED, actor=actor, at=at)
+    return _move(
+        opportunity_id=opportunity_id, target=OpportunityStage.QUALIFIED, actor=actor, at=at, authorize=authorize
+    )
 
 
 def opportunity_disqualify(
-    *, opportunity_id: int, reason: str, actor: Actor, note: str = "", at: datetime | None = None
+    *,
+    opportunity_id: int,
+    reason: str,
+    actor: Actor,
+    note: str = "",
+    at: datetime | None = None,
+    authorize: Authorize | None = None,
 ) -> Opportunity:
     """A rep rejects an open opportunity; ``reason`` is a reason code."""
-    code = _reason_code(reason, ReasonUse.DISQUALIFY)
     return _move(
-        opportunity_id=opportunity_id, target=OpportunityStage.DISQUALIFIED, actor=actor, at=at, reason=code, note=note
+        opportunity_id=opportunity_id,
+        target=OpportunityStage.DISQUALIFIED,
+        actor=actor,
+        at=at,
+        reason=_reason_code(reason, ReasonUse.DISQUALIFY),
+        note=note,
+        authorize=authorize,
     )
 
 
 def opportunity_win(
-    *, opportunity_id: int, actor: Actor, amount: Decimal | None = None, at: datetime | None = None
+    *,
+    opportunity_id: int,
+    actor: Actor,
+    amount: Decimal | None = None,
+    at: datetime | None = None,
+    authorize: Authorize | None = None,
 ) -> Opportunity:
     """Closed won. From ``open`` this passes through ``qualified`` at the same moment."""
     if amount is not None and amount < 0:
         raise InvalidInput("The amount cannot be negative.", field="amount")
-    return _move(opportunity_id=opportunity_id, target=OpportunityStage.WON, actor=actor, at=at, amount=amount)
+    return _move(
+        opportunity_id=opportunity_id,
+        target=OpportunityStage.WON,
+        actor=actor,
+        at=at,
+        amount=amount,
+        authorize=authorize,
+    )
 
 
 def opportunity_lose(
-    *, opportunity_id: int, reason: str, actor: Actor, note: str = "", at: datetime | None = None
+    *,
+    opportunity_id: int,
+    reason: str,
+    actor: Actor,
+    note: str = "",
+    at: datetime | None = None,
+    authorize: Authorize | None = None,
 ) -> Opportunity:
     """Closed lost; only a qualified opportunity can be lost."""
-    code = _reason_code(reason, ReasonUse.LOSE)
     return _move(
-        opportunity_id=opportunity_id, target=OpportunityStage.LOST, actor=actor, at=at, reason=code, note=note
+        opportunity_id=opportunity_id,
+        target=OpportunityStage.LOST,
+        actor=actor,
+        at=at,
+        reason=_reason_code(reason, ReasonUse.LOSE),
+        note=note,
+        authorize=authorize,
     )
 
 
@@ -148,10 +189,14 @@ def _move(
     reason: ReasonCode | None = None,
     note: str = "",
     amount: Decimal | None = None,
+    authorize: Authorize | None = None,
 ) -> Opportunity:
     lead_id = Opportunity.objects.values_list("lead_id", flat=True).get(pk=opportunity_id)
     lead = lead_lock(lead_id=lead_id)
     opportunity = Opportunity.objects.select_for_update().get(pk=opportunity_id)
+    if authorize is not None:
+        # Checked again under the lock: another rep may have taken the opportunity meanwhile.
+        authorize(opportunity)
     steps = transition_steps(
         OPPORTUNITY_TRANSITIONS, opportunity.stage, target, main_path=OPPORTUNITY_MAIN_PATH, what="opportunity"
     )

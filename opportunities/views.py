@@ -7,7 +7,6 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,7 +28,7 @@ from .choices import OPEN_STAGES, UNQUALIFIED_BUCKET, OpportunityStage
 from .forms import ReassignForm
 from .models import Opportunity
 from .page_actions import ACTIONS, actions_for
-from .permissions import may_act_on
+from .permissions import may_act_on, require_may_act
 
 OPPORTUNITIES_PER_PAGE = 50
 MINE = "mine"
@@ -256,8 +255,8 @@ def opportunity_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if page_action is None:
         raise Http404("No such action.")
     opportunity = _opportunity_or_404(pk)
-    if not may_act_on(request.user, opportunity):
-        raise PermissionDenied("This opportunity belongs to another rep.")
+    authorize = require_may_act(request.user)
+    authorize(opportunity)
     form = page_action.form(request.POST, auto_id=f"{action}_%s")
     if not form.is_valid():
         context = _detail_context(request, opportunity, bound={action: form})
@@ -266,6 +265,7 @@ def opportunity_act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         page_action.service(
             opportunity_id=pk,
             actor=Actor.user(request.user),  # type: ignore[arg-type]
+            authorize=authorize,
             **page_action.fields_for_service(form.cleaned_data),
         )
     except IllegalTransition:

@@ -138,6 +138,19 @@ def test_bad_meetings_are_refused(admin_api, body, fields):
     assert_error(admin_api.post("/api/v1/meetings/", body, format="json"), 400, "invalid", fields)
 
 
+def test_a_meeting_may_be_scheduled_months_ahead_but_not_years(admin_api):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    def book(email: str, ahead: timedelta):
+        scheduled_for = (timezone.now() + ahead).isoformat()
+        return admin_api.post("/api/v1/meetings/", {"email": email, "scheduled_for": scheduled_for}, format="json")
+
+    assert book("ada@acme.example", timedelta(days=60)).status_code == 201
+    assert_error(book("bob@acme.example", timedelta(days=3 * 365)), 400, "invalid", {"scheduled_for"})
+
+
 def test_a_meeting_booked_in_the_near_future_is_refused_by_the_service(admin_api):
     from datetime import timedelta
 

@@ -3,9 +3,11 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from integrations import signatures
 from integrations.models import Integration
@@ -117,6 +119,17 @@ def test_a_calendly_booking_opens_an_opportunity_and_redelivery_changes_nothing(
     assert Activity.objects.filter(kind="meeting").count() == 1
 
 
+def test_a_calendly_meeting_scheduled_weeks_ahead_is_booked(client, keys):
+    in_three_weeks = timezone.now().replace(microsecond=0) + timedelta(weeks=3)
+    payload = json.loads(calendly_body())
+    payload["payload"]["scheduled_event"]["start_time"] = in_three_weeks.isoformat()
+
+    response = calendly_post(client, json.dumps(payload).encode(), keys["calendly"])
+
+    assert response.status_code == 200, response.content
+    assert Opportunity.objects.get().scheduled_for == in_three_weeks
+
+
 def test_a_calendly_cancellation_is_recorded_once(client, keys):
     body = calendly_body("invitee.canceled", cancellation={"reason": "Busy", "created_at": days_ago(1).isoformat()})
 
@@ -176,13 +189,23 @@ def test_webhooks_refuse_wrong_types_sizes_and_bad_json(client, keys, settings):
     get = client.get("/webhooks/calendly/")
     bad_json = calendly_post(client, b"{not json", keys["calendly"])
     no_email = calendly_post(client, calendly_body(email="nobody"), keys["calendly"])
+    too_deep = calendly_post(client, b"[" * 100_000 + b"]" * 100_000, keys["calendly"])
 
     assert (too_big.status_code, too_big.json()["error"]["code"]) == (413, "too_large")
     assert form.status_code == 415
     assert get.status_code == 405
     assert (bad_json.status_code, bad_json.json()["error"]["code"]) == (400, "parse_error")
     assert (no_email.status_code, no_email.json()["error"]["code"]) == (400, "invalid")
+    assert (too_deep.status_code, too_deep.json()["error"]["code"]) == (400, "parse_error")
     assert Lead.objects.count() == 0
+
+
+def test_a_nul_in_a_signed_webhook_is_stored_as_a_replacement_character(client, keys):
+    # PostgreSQL text cannot hold NUL; json.dumps sends it as the escape \u0000.
+    response = calendly_post(client, calendly_body(uri="invitee-\x00-1"), keys["calendly"])
+
+    assert response.status_code == 200, response.content
+    assert Opportunity.objects.get().external_id == "invitee-\ufffd-1"
 
 
 def hubspot_post(client, body: bytes, secret: str, *, at_ms: int | None = None):

@@ -2,12 +2,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from leads.errors import IllegalTransition, InvalidEffectiveTime, InvalidInput
 from leads.models import Lead, StageTransition
 from leads.transitions import Actor
 from opportunities.models import Opportunity
+from opportunities.permissions import require_may_act
 from opportunities.services import (
     opportunity_disqualify,
     opportunity_lose,
@@ -228,3 +230,18 @@ def test_a_negative_amount_is_refused():
 
     with pytest.raises(InvalidInput, match="negative"):
         opportunity_win(opportunity_id=opportunity.pk, actor=CRM, amount=Decimal("-1"))
+
+
+def test_a_rep_cannot_act_on_an_opportunity_another_rep_took_after_the_page_was_loaded(make_user):
+    first, second = make_user("first", role="sales_rep"), make_user("second", role="sales_rep")
+    opportunity = book()
+    assert opportunity.owner_id is None
+    checked_on_the_page = require_may_act(second)
+    checked_on_the_page(opportunity)
+    opportunity_qualify(opportunity_id=opportunity.pk, actor=Actor.user(first), authorize=require_may_act(first))
+
+    with pytest.raises(PermissionDenied):
+        opportunity_win(opportunity_id=opportunity.pk, actor=Actor.user(second), authorize=checked_on_the_page)
+
+    opportunity.refresh_from_db()
+    assert (opportunity.stage, opportunity.owner_id) == ("qualified", first.pk)
