@@ -14,8 +14,8 @@ django.setup()
 
 from django.db import connection  # noqa: E402
 
-from . import classification, ingestion, lifecycle, reporting, workspace  # noqa: E402
-from .harness import throwaway_database  # noqa: E402
+from . import classification, ingestion, lifecycle, load, reporting, workspace  # noqa: E402
+from .harness import BenchmarkFailed, throwaway_database  # noqa: E402
 
 BENCHMARKS = {
     "lifecycle": lifecycle.run,
@@ -23,6 +23,7 @@ BENCHMARKS = {
     "reporting": reporting.run,
     "classification": classification.run,
     "workspace": workspace.run,
+    "load": load.run,
 }
 
 
@@ -34,13 +35,22 @@ def main() -> int:
     print(f"database: {vendor} ({connection.settings_dict['NAME']}), cores: {os.cpu_count()}")
     if vendor != "postgresql":
         print("note: DATABASE_URL is not PostgreSQL; figures are not comparable to production.")
+    failed = []
     for name in args.names or BENCHMARKS:
         print(f"\n== {name}: {BENCHMARKS[name].__module__} ==", flush=True)
         # Each benchmark starts from an empty database of its own.
         with throwaway_database():
-            for timing in BENCHMARKS[name]():
+            try:
+                timings = BENCHMARKS[name]()
+            except BenchmarkFailed as failure:
+                print(f"FAILED: {failure}", flush=True)
+                failed.append(name)
+                continue
+            for timing in timings:
                 print(timing.report(), flush=True)
-    return 0
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 
+class BenchmarkFailed(Exception):
+    """A benchmark ran, but what it checks did not hold: `make bench` exits non-zero."""
+
+
 @contextmanager
 def throwaway_database() -> Iterator[str]:
     """Create a fresh, migrated database next to the configured one, and drop it afterwards."""

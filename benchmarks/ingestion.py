@@ -69,9 +69,9 @@ def broker_url() -> str:
     return BROKER
 
 
-@contextmanager
-def gunicorn(port: int, broker: str) -> Iterator[None]:
-    env = {
+def app_environment(broker: str) -> dict[str, str]:
+    """Production settings on loopback: the benchmark's database and broker, throttles out of the way."""
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "funnel.settings.production",
         "DATABASE_URL": database_url(),
@@ -83,6 +83,10 @@ def gunicorn(port: int, broker: str) -> Iterator[None]:
         "SEGMENT_THROTTLE_RATE": "1000000/min",
         "LOG_LEVEL": "WARNING",
     }
+
+
+@contextmanager
+def gunicorn(port: int, broker: str) -> Iterator[None]:
     command = [
         str(Path(sys.executable).parent / "gunicorn"),
         "funnel.wsgi",
@@ -92,7 +96,7 @@ def gunicorn(port: int, broker: str) -> Iterator[None]:
         "--no-control-socket",
         "--log-level=warning",
     ]
-    server = subprocess.Popen(command, cwd=ROOT, env=env)
+    server = subprocess.Popen(command, cwd=ROOT, env=app_environment(broker))
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
