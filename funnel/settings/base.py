@@ -227,14 +227,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+LOG_FILTERS = {"client_errors_without_traceback": {"()": "funnel.log_filters.ClientErrorsWithoutTraceback"}}
+REQUEST_LOGGER = {"filters": ["client_errors_without_traceback"]}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": LOG_FILTERS,
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": REQUEST_LOGGER,
         # In-process tasks would log a line for every lead change.
         "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
     },

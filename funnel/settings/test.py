@@ -9,7 +9,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-LOGGING = {"version": 1, "disable_existing_loggers": False}
+# Pytest captures the records; the app's filters still apply, its console handler does not.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": LOG_FILTERS,
+    "loggers": {"django.request": REQUEST_LOGGER},
+}
 
 # Static files come from the app folders (WhiteNoise finders); the collected folder may not exist yet.
 WHITENOISE_USE_FINDERS = True

@@ -1,9 +1,14 @@
+import logging
+import sys
+
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
 from django.test import RequestFactory
 from django.urls import reverse
 from django.views.defaults import server_error
+
+from funnel.log_filters import ClientErrorsWithoutTraceback
 
 PASSWORD = "a-long-test-password"
 
@@ -230,3 +235,29 @@ def test_only_the_most_specific_page_is_marked_current(client, login):
 
     assert '<a href="/opportunities/queue/" aria-current="page">' in nav
     assert '<a href="/opportunities/">' in nav
+
+
+def test_a_refused_page_is_logged_in_one_line_without_a_traceback(client, login, caplog):
+    login("sales_rep")
+
+    with caplog.at_level("WARNING", logger="django.request"):
+        response = client.get(reverse("opportunities:calibration"))
+
+    assert response.status_code == 403
+    (record,) = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == f"Forbidden (Permission denied): {reverse('opportunities:calibration')}"
+    assert record.exc_info is None
+    assert "Traceback" not in caplog.text
+
+
+def test_a_server_error_keeps_its_traceback_in_the_log():
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = logging.LogRecord(
+            "django.request", logging.ERROR, __file__, 1, "Internal Server Error", (), sys.exc_info()
+        )
+    record.status_code = 500
+
+    assert ClientErrorsWithoutTraceback().filter(record)
+    assert record.exc_info is not None
