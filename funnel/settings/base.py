@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -227,18 +228,16 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
-LOG_FILTERS = {"client_errors_without_traceback": {"()": "funnel.log_filters.ClientErrorsWithoutTraceback"}}
-REQUEST_LOGGER = {"filters": ["client_errors_without_traceback"]}
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": LOG_FILTERS,
+    "filters": {"client_errors_without_traceback": {"()": "funnel.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        "django.request": REQUEST_LOGGER,
+        "django.request": {"filters": ["client_errors_without_traceback"]},
         # In-process tasks would log a line for every lead change.
         "celery.app.trace": {"level": "INFO" if REDIS_URL else "WARNING"},
     },

@@ -9,12 +9,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Pytest captures the records; the app's filters still apply, its console handler does not.
+# Pytest captures the records; the app's request filter still applies, its console handler does not.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": LOG_FILTERS,
-    "loggers": {"django.request": REQUEST_LOGGER},
+    "filters": LOGGING["filters"],
+    "loggers": {"django.request": LOGGING["loggers"]["django.request"]},
 }
 
 # Static files come from the app folders (WhiteNoise finders); the collected folder may not exist yet.
