@@ -282,9 +282,9 @@ def test_an_earlier_qualifying_form_delivered_after_the_lead_qualified_is_kept_a
     worker has opened an episode on a later touch, the earlier one is stored and the episode stays.
     """
     client = Client()
-    newest_first = hubspot_submissions(signing_keys["hubspot"])("late")[::-1]
-    deliver_all(client, newest_first, classify_between=True)
-    deliver_all(client, hubspot_submissions(signing_keys["hubspot"])("caught-up")[::-1], classify_between=False)
+    deliveries = hubspot_submissions(signing_keys["hubspot"])
+    deliver_all(client, deliveries("late")[::-1], classify_between=True)
+    deliver_all(client, deliveries("caught-up")[::-1], classify_between=False)
 
     late, caught_up = funnel_state("late"), funnel_state("caught-up")
     assert [a[2] for a in late["activities"]] == ["Contact Sales", "Demo Request", "Newsletter"]
